@@ -1,0 +1,31 @@
+"""Breachline: breach incident response tracker. create_app() is the only way to build the app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+PLAYBOOKS = ROOT / "playbooks"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the Flask app: configuration, database, auth and blueprints. No threads, no network."""
+    from app import config, db
+    from app.api import api_bp
+    from app.auth import security
+    from app.auth.views import bp as auth_bp
+    from app.datamap.views import bp as datamap_bp
+    from app.web import bp as web_bp
+
+    app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=str(ROOT / "app" / "static"),
+                instance_relative_config=True)
+    config.load_config(app, test_config)
+    db.init_app(app)
+    security.init_app(app)
+    security.csrf.exempt(api_bp)  # bearer tokens, no cookies: CSRF cannot apply
+    for blueprint in (web_bp, auth_bp, datamap_bp, api_bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,51 @@
+"""JSON API under /api/v1: bearer-token auth, problem+json errors, same flows as the web views."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from app.core.problems import problem
+from app.core.errors import Conflict, Forbidden, InputError, NotFound, Problem
+
+api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@api_bp.errorhandler(InputError)
+def _input_error(exc: InputError):
+    return problem(422, "Unprocessable Content", "the request has invalid fields", errors=exc.problems)
+
+
+@api_bp.errorhandler(ValidationError)
+def _validation_error(exc: ValidationError):
+    errors = [Problem(e["msg"], field=".".join(str(p) for p in e["loc"]) or None) for e in exc.errors()]
+    return problem(422, "Unprocessable Content", "the request has invalid fields", errors=errors)
+
+
+@api_bp.errorhandler(NotFound)
+def _not_found(exc: NotFound):
+    return problem(404, "Not Found", str(exc))
+
+
+@api_bp.errorhandler(Conflict)
+def _conflict(exc: Conflict):
+    return problem(409, "Conflict", str(exc))
+
+
+@api_bp.errorhandler(Forbidden)
+def _forbidden(exc: Forbidden):
+    return problem(403, "Forbidden", str(exc))
+
+
+@api_bp.app_errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    # App-wide so that unknown /api/ URLs (404) and wrong methods (405) answer as problems too.
+    from flask import request
+
+    if not request.path.startswith("/api/"):
+        return exc
+    return problem(exc.code or 500, exc.name, exc.description)
+
+
+from app.api import datamap  # noqa: E402,F401  (registers routes on api_bp)

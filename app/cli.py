@@ -1,0 +1,210 @@
+"""The `breachline` command: Flask's CLI over app:create_app plus Breachline's own commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from app import create_app
+from app.core import time
+from app.core.errors import Conflict, InputError, NotFound
+from app.db import engine, session_scope
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def init_database(app) -> None:
+    """Apply migrations and seed the taxonomy (idempotent)."""
+    from app.datamap.service import sync_taxonomy
+    from app.migrations import upgrade
+
+    upgrade(engine(app))
+    with session_scope(app) as session:
+        sync_taxonomy(session=session)
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command() -> None:
+    """Create or upgrade the database schema (safe to run again)."""
+    init_database(current_app)
+    click.echo(f"database ready: {_safe_url(current_app.config['DATABASE_URL'])}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@click.group("users")
+def users_group() -> None:
+    """Manage staff accounts."""
+
+
+@users_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["viewer", "responder", "lead", "admin"]))
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="prompted for when absent")
+@with_appcontext
+def users_create(email: str, name: str, role: str, password: str) -> None:
+    """Create a user."""
+    from app.auth.service import create_user
+
+    try:
+        with session_scope() as session:
+            user = create_user(session=session, email=email, name=name, role=role, password=password, now=time.now())
+            click.echo(f"created {user.role} {user.email}")
+    except (InputError, Conflict) as exc:
+        _fail(str(exc))
+
+
+@click.group("tokens")
+def tokens_group() -> None:
+    """Manage API tokens."""
+
+
+@tokens_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", default="", help="what the token is for")
+@click.option("--days", type=click.IntRange(1, 3650), default=None, help="expire after N days")
+@click.option("--read-only", is_flag=True, help="only the read scope")
+@with_appcontext
+def tokens_create(email: str, name: str, days: int | None, read_only: bool) -> None:
+    """Create an API token and print it (only the token, on stdout; it is shown once)."""
+    from datetime import timedelta
+
+    from app.auth.service import create_token, user_by_email
+
+    now = time.now()
+    try:
+        with session_scope() as session:
+            user = user_by_email(session=session, email=email)
+            _, plaintext = create_token(session=session, user=user, now=now, name=name,
+                                        expires_at=now + timedelta(days=days) if days else None,
+                                        scopes="read" if read_only else "read write")
+    except NotFound as exc:
+        _fail(str(exc))
+    click.echo(plaintext)
+
+
+@tokens_group.command("revoke")
+@click.option("--email", required=True)
+@click.option("--token", default=None, help="the token or its shown prefix; all of the user's tokens when absent")
+@with_appcontext
+def tokens_revoke(email: str, token: str | None) -> None:
+    """Revoke API tokens."""
+    from app.auth.service import revoke_tokens, user_by_email
+
+    try:
+        with session_scope() as session:
+            user = user_by_email(session=session, email=email)
+            count = revoke_tokens(session=session, user=user, now=time.now(), token=token)
+    except NotFound as exc:
+        _fail(str(exc))
+    if token and count == 0:
+        _fail("no live token of that user matches")
+    click.echo(f"revoked {count} token(s)")
+
+
+@click.group("datamap")
+def datamap_group() -> None:
+    """Import and export the data map."""
+
+
+@datamap_group.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--assignments", type=click.Path(dir_okay=False), default=None,
+              help="CSV assigning customers and counts to the systems of a Fides manifest")
+@click.option("--actor", default="cli", help="who is importing (recorded on the version)")
+@with_appcontext
+def datamap_import(path: str, assignments: str | None, actor: str) -> None:
+    """Import a data map (YAML/JSON, CSV, or Fides manifest + --assignments); all or nothing."""
+    from app.datamap.importer import import_map, parse_file
+
+    try:
+        extra = None
+        if assignments:
+            try:
+                extra = (assignments, Path(assignments).read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError) as exc:
+                _fail(f"{assignments}: cannot read file: {exc}")
+        parsed = parse_file(path, assignments=extra)
+        with session_scope() as session:
+            result = import_map(parsed, session=session, actor=actor, now=time.now(), source=Path(path).name)
+    except InputError as exc:
+        _fail(f"nothing was imported:\n{exc}")
+    summary = f"{result.controllers} controllers, {result.systems} systems, {result.records} processing records"
+    if result.changed:
+        click.echo(f"imported: {summary}; new data-map version {result.version.id} ({result.version.content_hash[:12]})")
+    else:
+        click.echo(f"unchanged: {summary}; the data map already had this content")
+
+
+@datamap_group.command("export")
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json", "csv"]), default="yaml")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="file (default stdout)")
+@click.option("--include-secrets", is_flag=True, help="include webhook secrets (treat the file as a credential)")
+@with_appcontext
+def datamap_export(fmt: str, output: str | None, include_secrets: bool) -> None:
+    """Export the data map."""
+    import json
+
+    from app.datamap.exporter import canonical_map, to_csv_rows, to_yaml
+    from app.db import get_session
+
+    document = canonical_map(session=get_session(), include_secrets=include_secrets)
+    if fmt == "yaml":
+        chunks = [to_yaml(document)]
+    elif fmt == "json":
+        chunks = [json.dumps(document, indent=2, ensure_ascii=False) + "\n"]
+    else:
+        chunks = to_csv_rows(document)
+    out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        for chunk in chunks:
+            out.write(chunk)
+    finally:
+        if output:
+            out.close()
+
+
+@click.command("demo")
+@click.option("--port", default=5000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--no-serve", is_flag=True, help="prepare the demo database and exit")
+@with_appcontext
+def demo_command(port: int, host: str, no_serve: bool) -> None:
+    """Migrate, load the demo data map, create a demo admin, print credentials and serve the app."""
+    from app.demo import prepare_demo
+
+    credentials = prepare_demo(current_app)
+    click.echo(f"Breachline demo on {_safe_url(current_app.config['DATABASE_URL'])}")
+    for user in credentials:
+        click.echo(f"  sign in as {user['email']} / {user['password']}  ({user['role']})")
+    click.echo(f"  open http://{host}:{port}/")
+    if not no_serve:
+        current_app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+def _register(group: click.Group) -> None:
+    for command in (init_db_command, users_group, tokens_group, datamap_group, demo_command):
+        group.add_command(command)
+
+
+cli = FlaskGroup(create_app=create_app, help="Breachline: breach incident response tracker.")
+_register(cli)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="breachline")

@@ -1,0 +1,1 @@
+"""Shared kernel: time, errors, YAML with line numbers, pagination. Imports no domain."""

@@ -1,0 +1,1 @@
+"""datamap domain."""

@@ -1,0 +1,1 @@
+"""Data-map file formats: canonical YAML/JSON, CSV, and Fides manifests with an assignments CSV."""
