@@ -14,6 +14,7 @@ PLAYBOOKS = ROOT / "playbooks"
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask app: configuration, database, auth and blueprints. No threads, no network."""
     from app import config, db
+    from app.cli import register_commands
     from app.api import api_bp
     from app.auth import security
     from app.auth.views import bp as auth_bp
@@ -28,4 +29,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.csrf.exempt(api_bp)  # bearer tokens, no cookies: CSRF cannot apply
     for blueprint in (web_bp, auth_bp, datamap_bp, api_bp):
         app.register_blueprint(blueprint)
+    register_commands(app)
     return app

@@ -9,7 +9,6 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from app import create_app
 from app.core import time
 from app.core.errors import Conflict, InputError, NotFound
 from app.db import engine, session_scope
@@ -196,13 +195,23 @@ def demo_command(port: int, host: str, no_serve: bool) -> None:
         current_app.run(host=host, port=port, debug=False, use_reloader=False)
 
 
-def _register(group: click.Group) -> None:
-    for command in (init_db_command, users_group, tokens_group, datamap_group, demo_command):
-        group.add_command(command)
+COMMANDS = [init_db_command, users_group, tokens_group, datamap_group, demo_command]
+
+
+def register_commands(app) -> None:
+    """Add Breachline's commands to app.cli (so `flask`, `breachline` and test runners all see them)."""
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+
+def create_app(*args, **kwargs):
+    """Factory used by the console script (imported lazily to keep `app` importable alone)."""
+    from app import create_app as factory
+
+    return factory(*args, **kwargs)
 
 
 cli = FlaskGroup(create_app=create_app, help="Breachline: breach incident response tracker.")
-_register(cli)
 
 
 def main() -> None:
