@@ -19,6 +19,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.auth import security
     from app.auth.views import bp as auth_bp
     from app.datamap.views import bp as datamap_bp
+    from app.incidents.views import bp as incidents_bp
+    from app.assessment.views import bp as assessment_bp
+    from app.playbooks.views import bp as playbooks_bp
     from app.web import bp as web_bp
 
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=str(ROOT / "app" / "static"),
@@ -27,7 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     security.init_app(app)
     security.csrf.exempt(api_bp)  # bearer tokens, no cookies: CSRF cannot apply
-    for blueprint in (web_bp, auth_bp, datamap_bp, api_bp):
+    for blueprint in (web_bp, auth_bp, datamap_bp, incidents_bp, assessment_bp, playbooks_bp, api_bp):
         app.register_blueprint(blueprint)
     register_commands(app)
     return app

@@ -195,7 +195,70 @@ def demo_command(port: int, host: str, no_serve: bool) -> None:
         current_app.run(host=host, port=port, debug=False, use_reloader=False)
 
 
-COMMANDS = [init_db_command, users_group, tokens_group, datamap_group, demo_command]
+@click.command("scheduler")
+@click.option("--once", is_flag=True, help="run one tick, print a summary and exit")
+@click.option("--interval", type=click.IntRange(1, 3600), default=None,
+              help="seconds between ticks (default SCHEDULER_INTERVAL_SECONDS)")
+@click.option("--worker", default=None, help="name recorded on claims (default host:pid)")
+@with_appcontext
+def scheduler_command(once: bool, interval: int | None, worker: str | None) -> None:
+    """Fire due reminders: every interval (its own process, never inside the web app), or once."""
+    import logging
+
+    from app.scheduler import default_worker, run_scheduler, run_tick
+
+    app = current_app._get_current_object()
+    worker = worker or default_worker()
+    if once:
+        click.echo(run_tick(app, now=time.now(), worker=worker).summary())
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_scheduler(app, interval or int(app.config["SCHEDULER_INTERVAL_SECONDS"]), worker=worker)
+
+
+@click.group("timeline")
+def timeline_group() -> None:
+    """Check incident timelines."""
+
+
+@timeline_group.command("verify")
+@click.argument("ref", required=False)
+@click.option("--file", "file_", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="verify an exported JSON timeline offline, without the database")
+@with_appcontext
+def timeline_verify(ref: str | None, file_: str | None) -> None:
+    """Verify the hash chain of an incident (REF) or of an exported file; names the first broken event."""
+    from app.timeline import service as timeline
+
+    if bool(ref) == bool(file_):
+        _fail("give either an incident reference or --file")
+    if file_:
+        import json
+
+        try:
+            document = json.loads(Path(file_).read_text(encoding="utf-8"))
+            check = timeline.verify_chain(document["events"])
+        except (ValueError, KeyError, TypeError) as exc:
+            _fail(f"{file_}: not a Breachline timeline export: {exc}")
+        label = file_
+    else:
+        from app.db import get_session
+        from app.incidents.service import get_by_ref
+
+        try:
+            incident = get_by_ref(session=get_session(), ref=ref)
+        except NotFound as exc:
+            _fail(str(exc))
+        check = timeline.verify_incident(session=get_session(), incident_id=incident.id)
+        label = incident.ref
+    if check.ok:
+        click.echo(f"{label}: chain intact, {check.count} events, head {check.head_hash}")
+    else:
+        _fail(f"{label}: chain BROKEN at event {check.broken_seq}: {check.reason}")
+
+
+COMMANDS = [init_db_command, users_group, tokens_group, datamap_group, demo_command, scheduler_command,
+            timeline_group]
 
 
 def register_commands(app) -> None:

@@ -48,4 +48,16 @@ def _http_error(exc: HTTPException):
     return problem(exc.code or 500, exc.name, exc.description)
 
 
-from app.api import datamap  # noqa: E402,F401  (registers routes on api_bp)
+def json_body() -> dict:
+    """The request's JSON object body, or a 422 problem naming what is wrong with it."""
+    from flask import request
+
+    if not request.is_json:
+        raise InputError(Problem("send a JSON object with Content-Type: application/json", field="body"))
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InputError(Problem("the body must be a JSON object", field="body"))
+    return body
+
+
+from app.api import assessment, datamap, incidents, tasks  # noqa: E402,F401  (registers routes on api_bp)

@@ -17,6 +17,7 @@ class Permission(StrEnum):
     incident_read = "incident:read"
     incident_write = "incident:write"
     obligation_decide = "obligation:decide"  # mark "not required", approve risk decisions
+    assessment_decide = "assessment:decide"  # record a risk assessment and its notify / do-not-notify decision
     notification_draft = "notification:draft"
     notification_approve = "notification:approve"
     users_manage = "users:manage"
@@ -25,7 +26,8 @@ class Permission(StrEnum):
 _ROLE_GRANTS: dict[Role, set[Permission]] = {
     Role.viewer: {Permission.datamap_read, Permission.incident_read},
     Role.responder: {Permission.incident_write, Permission.notification_draft},
-    Role.lead: {Permission.datamap_write, Permission.obligation_decide, Permission.notification_approve},
+    Role.lead: {Permission.datamap_write, Permission.obligation_decide, Permission.notification_approve,
+                Permission.assessment_decide},
     Role.admin: {Permission.users_manage},
 }
 

@@ -33,8 +33,13 @@ def _permissions_context() -> dict:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    user = get_session().get(User, int(user_id))
-    return user if user is not None and user.active else None
+    session = get_session()
+    user = session.get(User, int(user_id))
+    if user is None or not user.active:
+        return None
+    # Detached with its columns loaded: a rollback later in the request must not expire current_user.
+    session.expunge(user)
+    return user
 
 
 def is_api_request() -> bool:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Annotated
 
 import sqlalchemy as sa
+from pydantic import AwareDatetime, BeforeValidator
 
 UTC = timezone.utc
 
@@ -62,3 +64,14 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def _iso_text_only(value):
+    # JSON numbers would otherwise be read as Unix timestamps; the API promises ISO 8601 with an offset.
+    if isinstance(value, (str, datetime)):
+        return value
+    raise ValueError("must be an ISO 8601 date-time string with a UTC offset, e.g. 2026-03-28T20:00:00+01:00")
+
+
+AwareISO = Annotated[AwareDatetime, BeforeValidator(_iso_text_only)]
+"""Pydantic type for input datetimes: ISO 8601 text with an offset; naive text and numbers are refused."""

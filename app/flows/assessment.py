@@ -1,0 +1,69 @@
+"""Assessing an incident's risk: record the assessment and decision, then let the decision drive the GDPR clocks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from app.assessment import service
+from app.assessment.models import Assessment, DecisionIn
+from app.assessment.recommend import AssessmentInput, assess
+from app.clock import obligations as obligation_service
+from app.clock.obligations import ClockSettings
+from app.core.time import iso
+from app.flows.incident import Actor
+from app.incidents import impact as impact_service
+from app.incidents.models import Incident
+from app.timeline import service as timeline
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def record(*, session: Session, incident: Incident, inputs: AssessmentInput, decision: DecisionIn | None,
+           rationale: str, actor: Actor, now: datetime, settings: ClockSettings) -> Assessment:
+    """Assess, store the assessment with the human decision, put it on the timeline and sync the obligations."""
+    # The decision covers our own controller data only (Art. 33(1) to the SA, Art. 34 to our data
+    # subjects); customers get the recommendation as advice and decide for their own data.
+    result = assess(inputs)
+    row = service.record(session=session, incident_id=incident.id, inputs=inputs, result=result, decision=decision,
+                         rationale=rationale, assessor=actor.name, now=now)
+    rec = row.recommendation
+    summary = (f"Risk assessment #{row.seq}: ENISA {row.result['score']} ({row.result['band'].replace('_', ' ')}); "
+               f"decision: notify SA {_yes(row.decision_notify_sa)}, tell data subjects {_yes(row.decision_communicate)}")
+    if row.overridden:
+        summary += (f" — overrides the recommendation (SA {_yes(rec['notify_supervisory_authority'])}, subjects "
+                    f"{_yes(rec['communicate_to_data_subjects'])}): {row.override_rationale}")
+    timeline.append(session=session, incident_id=incident.id, kind="assessment.recorded", summary=summary[:2000],
+                    actor=actor.name, recorded_at=now,
+                    details={"assessment_id": row.id, "seq": row.seq, "inputs": row.inputs,
+                             "score": row.result["score"], "band": row.result["band"], "enisa": row.result["enisa"],
+                             "recommendation": rec,
+                             "decision": {"notify_supervisory_authority": row.decision_notify_sa,
+                                          "communicate_to_data_subjects": row.decision_communicate},
+                             "overridden": row.overridden, "rationale": row.override_rationale,
+                             "assessor": row.assessor, "assessed_at": iso(row.assessed_at)})
+    _sync(session, incident, service.risk_decision(row), actor, now, settings)
+    return row
+
+
+def _sync(session: Session, incident: Incident, decision: dict, actor: Actor, now: datetime,
+          settings: ClockSettings) -> None:
+    snapshot = impact_service.latest_snapshot(session=session, incident_id=incident.id)
+    changes = obligation_service.sync_obligations(session=session, incident=incident, snapshot=snapshot,
+                                                  settings=settings, now=now, risk_decision=decision)
+    for kind, obligations in (("obligation.created", changes.created), ("obligation.updated", changes.updated),
+                              ("obligation.out_of_scope", changes.closed), ("obligation.reopened", changes.reopened),
+                              ("obligation.not_required", changes.decided)):
+        for ob in obligations:
+            if kind == "obligation.not_required":
+                text = f"{ob.title}: not required — {ob.rationale}"
+            else:
+                text = f"{ob.title}: " + (f"due {iso(ob.due_at)}" if ob.due_at else f"no fixed deadline ({ob.deadline_rule})")
+            timeline.append(session=session, incident_id=incident.id, kind=kind, summary=text[:2000], actor=actor.name,
+                            recorded_at=now, controller_id=ob.controller_id,
+                            details={"obligation_id": ob.id, "regime": ob.regime_id, "stage": ob.stage_id,
+                                     "status": str(ob.status), "due_at": iso(ob.due_at), "rationale": ob.rationale,
+                                     "decided_by": ob.decided_by, "source": ob.source})

@@ -1,0 +1,177 @@
+"""Incident pages: dashboard, declare, the incident page, edits, status, scope and notes."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from pydantic import ValidationError
+
+from app import runtime
+from app.auth.permissions import Permission, declare
+from app.clock import obligations as obligation_service
+from app.core import time
+from app.core.errors import Conflict, InputError, NotFound, Problem
+from app.datamap.service import current_version
+from app.db import get_session
+from app.flows import dashboard
+from app.flows import incident as flows
+from app.incidents import impact as impact_service
+from app.incidents import service
+from app.incidents.forms import CsrfForm, incident_fields, scope_fields
+from app.incidents.models import BreachType, IncidentCreate, IncidentStatus, IncidentUpdate, ScopeIn, Severity, StatusChange
+from app.timeline import service as timeline
+
+bp = Blueprint("incidents", __name__)
+
+
+def _problems(exc: Exception) -> list[str]:
+    if isinstance(exc, ValidationError):
+        return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+    if isinstance(exc, InputError):
+        return [str(p) for p in exc.problems]
+    return [str(exc)]
+
+
+def _incident(ref: str):
+    try:
+        return service.get_by_ref(session=get_session(), ref=ref)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/dashboard")
+@declare(Permission.incident_read)
+def dashboard_page():
+    """Open incidents by nearest deadline, with live countdowns."""
+    now = time.now()
+    rows = dashboard.open_incidents(session=get_session(), now=now)
+    return render_template("incidents/dashboard.html", rows=rows, now=now)
+
+
+@bp.get("/incidents")
+@declare(Permission.incident_read)
+def incident_list():
+    """Every incident, newest first."""
+    return render_template("incidents/list.html", incidents=service.list_incidents(session=get_session()))
+
+
+@bp.route("/incidents/new", methods=["GET", "POST"])
+@declare(Permission.incident_write)
+def new_incident():
+    """Declare an incident from the form."""
+    form, problems = CsrfForm(), []
+    if request.method == "POST" and form.validate_on_submit():
+        db = get_session()
+        try:
+            data = IncidentCreate.model_validate({**incident_fields(request.form),
+                                                  "scope": scope_fields(request.form)})
+            incident = flows.declare(session=db, data=data, actor=runtime.actor(), now=time.now(),
+                                     settings=runtime.clock_settings(), known_types=runtime.incident_type_ids(),
+                                     incident_type_obj=runtime.incident_types().get(data.incident_type))
+            db.commit()
+        except (InputError, ValidationError) as exc:
+            db.rollback()
+            problems = _problems(exc)
+        else:
+            flash(f"{incident.ref} declared. Every applicable clock is running.", "success")
+            return redirect(url_for("incidents.incident_page", ref=incident.ref))
+    elif request.method == "POST":
+        problems = ["The form expired; submit it again."]
+    return render_template("incidents/new.html", form=form, problems=problems, values=request.form,
+                           **_choices()), 422 if problems else 200
+
+
+def _choices() -> dict:
+    from app.datamap.models import System
+    from sqlmodel import select
+
+    db = get_session()
+    return {"types": runtime.incident_types(), "breach_types": list(BreachType), "severities": list(Severity),
+            "systems": db.exec(select(System).order_by(System.name)).all()}
+
+
+@bp.get("/incidents/<ref>")
+@declare(Permission.incident_read)
+def incident_page(ref: str, problems: list[str] | None = None, submitted=None):
+    """The incident: facts, scope, impact per controller, obligations with countdowns, timeline."""
+    db, now = get_session(), time.now()
+    incident = _incident(ref)
+    snapshot = impact_service.latest_snapshot(session=db, incident_id=incident.id)
+    impact = impact_service.impact_document(session=db, snapshot=snapshot) if snapshot else None
+    obligations = obligation_service.list_obligations(session=db, incident_id=incident.id)
+    check = timeline.verify_incident(session=db, incident_id=incident.id)
+    return render_template("incidents/incident.html", incident=incident, now=now, impact=impact,
+                           obligations=obligations, scope=service.get_scope(session=db, incident_id=incident.id),
+                           events=timeline.events(session=db, incident_id=incident.id), chain=check,
+                           form=CsrfForm(), statuses=service.TRANSITIONS[incident.status],
+                           map_version=current_version(session=db), problems=problems or [],
+                           submitted=submitted, **_choices())
+
+
+@bp.post("/incidents/<ref>/edit")
+@declare(Permission.incident_write)
+def edit_incident(ref: str):
+    """Save an edit made from a known version; a stale one is refused with a clear message."""
+    return _act(ref, lambda db, incident: flows.edit(
+        session=db, incident=incident, now=time.now(), actor=runtime.actor(), settings=runtime.clock_settings(),
+        data=IncidentUpdate.model_validate({**incident_fields(request.form, for_update=True),
+                                            "version": request.form.get("version", type=int)})), "Saved.")
+
+
+@bp.post("/incidents/<ref>/status")
+@declare(Permission.incident_write)
+def change_status(ref: str):
+    """Move the incident in its workflow."""
+    return _act(ref, lambda db, incident: flows.change_status(
+        session=db, incident=incident, now=time.now(), actor=runtime.actor(), settings=runtime.clock_settings(),
+        change=StatusChange(status=request.form.get("status", ""), rationale=request.form.get("rationale", ""),
+                            version=request.form.get("version", type=int))), "Status changed.")
+
+
+@bp.post("/incidents/<ref>/scope")
+@declare(Permission.incident_write)
+def set_scope(ref: str):
+    """Replace the scope and recompute impact and obligations."""
+    return _act(ref, lambda db, incident: flows.set_scope(
+        session=db, incident=incident, now=time.now(), actor=runtime.actor(), settings=runtime.clock_settings(),
+        scope=ScopeIn.model_validate(scope_fields(request.form)),
+        expected_version=request.form.get("version", type=int)), "Scope saved; impact and deadlines recomputed.")
+
+
+@bp.post("/incidents/<ref>/notes")
+@declare(Permission.incident_write)
+def add_note(ref: str):
+    """Add a manual timeline entry."""
+    from app.incidents.forms import local_datetime
+
+    def _note(db, incident):
+        problems: list[Problem] = []
+        occurred = local_datetime(request.form, "occurred_at", problems)
+        if problems:
+            raise InputError(problems)
+        note = runtime.parse_note({"summary": request.form.get("summary", ""),
+                                   **({"occurred_at": occurred} if occurred else {})})
+        flows.add_note(session=db, incident=incident, text=note.summary, occurred_at=note.occurred_at,
+                       actor=runtime.actor(), now=time.now())
+
+    return _act(ref, _note, "Added to the timeline.")
+
+
+def _act(ref: str, action, success: str):
+    """Run one state change for the incident page: commit once, or show what was wrong and change nothing."""
+    form = CsrfForm()
+    if not form.validate_on_submit():
+        flash("The form expired; nothing was saved. Submit it again.", "error")
+        return redirect(url_for("incidents.incident_page", ref=ref))
+    db = get_session()
+    incident = _incident(ref)
+    try:
+        action(db, incident)
+        db.commit()
+    except (InputError, ValidationError, Conflict) as exc:
+        # Show the page again with what the user typed, so a refused edit is not lost.
+        db.rollback()
+        db.expire_all()
+        status = 409 if isinstance(exc, Conflict) else 422
+        return incident_page(ref, problems=_problems(exc), submitted=request.form), status
+    flash(success, "success")
+    return redirect(url_for("incidents.incident_page", ref=ref))

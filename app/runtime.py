@@ -1,0 +1,60 @@
+"""What entry points (views, API, CLI, jobs) derive from the running app: actor, settings, playbooks."""
+
+from __future__ import annotations
+
+from flask import current_app, g
+from flask_login import current_user
+
+from app.clock.settings import ClockSettings, load_default_regimes
+from app.flows.incident import Actor
+from app.playbooks.incident_types import load_incident_types
+from app.timeline.models import NoteIn
+
+PLAYBOOKS_KEY = "breachline.playbooks"
+
+
+def actor() -> Actor:
+    """The signed-in user or the API token's user, as a timeline actor."""
+    user = g.get("api_user")
+    if user is not None:
+        return Actor(name=f"{user.email} (API)", role=str(user.role))
+    if current_user.is_authenticated:
+        return Actor(name=current_user.email, role=str(current_user.role))
+    return Actor(name="anonymous", role="viewer")
+
+
+def _playbooks() -> dict:
+    # Loaded once per app: a malformed playbook fails loudly at first use (and in CI via the loader tests).
+    cache = current_app.extensions.get(PLAYBOOKS_KEY)
+    if cache is None:
+        from app import PLAYBOOKS
+
+        cache = {"regimes": load_default_regimes(),
+                 "incident_types": load_incident_types(PLAYBOOKS / "incident-types")}
+        current_app.extensions[PLAYBOOKS_KEY] = cache
+    return cache
+
+
+def regimes() -> dict:
+    """All regimes by id."""
+    return _playbooks()["regimes"]
+
+
+def incident_types() -> dict:
+    """All incident types by id."""
+    return _playbooks()["incident_types"]
+
+
+def incident_type_ids() -> set[str]:
+    """Known incident type ids."""
+    return set(incident_types())
+
+
+def clock_settings() -> ClockSettings:
+    """Clock settings from the app configuration."""
+    return ClockSettings.from_config(current_app.config, regimes=regimes())
+
+
+def parse_note(body: dict) -> NoteIn:
+    """Validate a manual timeline entry."""
+    return NoteIn.model_validate(body)
