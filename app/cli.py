@@ -67,6 +67,27 @@ def users_create(email: str, name: str, role: str, password: str) -> None:
         _fail(str(exc))
 
 
+@users_group.command("set-password")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="prompted for when absent")
+@with_appcontext
+def users_set_password(email: str, password: str) -> None:
+    """Set a user's password; every browser session signed in with the old one ends."""
+    from app.auth import audit
+    from app.auth.service import set_password, user_by_email
+
+    try:
+        with session_scope() as session:
+            user = user_by_email(session=session, email=email)
+            set_password(session=session, user=user, password=password)
+            audit.record(session=session, action=audit.PASSWORD_CHANGED, now=time.now(), actor="cli",
+                         target=user.email)
+    except (NotFound, InputError) as exc:
+        _fail(str(exc))
+    click.echo(f"password changed for {user.email}; their other sessions are signed out")
+
+
 @click.group("tokens")
 def tokens_group() -> None:
     """Manage API tokens."""
@@ -75,25 +96,34 @@ def tokens_group() -> None:
 @tokens_group.command("create")
 @click.option("--email", required=True)
 @click.option("--name", default="", help="what the token is for")
-@click.option("--days", type=click.IntRange(1, 3650), default=None, help="expire after N days")
+@click.option("--days", type=click.IntRange(1, 3650), default=None,
+              help="expire after N days (default API_TOKEN_DEFAULT_DAYS, 90)")
 @click.option("--read-only", is_flag=True, help="only the read scope")
+@click.option("--calendar", is_flag=True, help="a calendar token: opens /calendar/<token>.ics and nothing else")
 @with_appcontext
-def tokens_create(email: str, name: str, days: int | None, read_only: bool) -> None:
-    """Create an API token and print it (only the token, on stdout; it is shown once)."""
+def tokens_create(email: str, name: str, days: int | None, read_only: bool, calendar: bool) -> None:
+    """Create an API token: the token alone on stdout (shown once), its expiry and scopes on stderr."""
     from datetime import timedelta
 
+    from app.auth import audit
     from app.auth.service import create_token, user_by_email
 
     now = time.now()
+    days = days or int(current_app.config.get("API_TOKEN_DEFAULT_DAYS") or 0) or None
+    scopes = "calendar" if calendar else "read" if read_only else "read write"  # calendar: issue 6
     try:
         with session_scope() as session:
             user = user_by_email(session=session, email=email)
-            _, plaintext = create_token(session=session, user=user, now=now, name=name,
-                                        expires_at=now + timedelta(days=days) if days else None,
-                                        scopes="read" if read_only else "read write")
+            token, plaintext = create_token(session=session, user=user, now=now, name=name, scopes=scopes,
+                                            expires_at=now + timedelta(days=days) if days else None)
+            audit.record(session=session, action=audit.TOKEN_CREATED, now=now, actor="cli", target=token.prefix,
+                         details={"user": user.email, "name": name, "scopes": scopes,
+                                  "expires_at": time.iso(token.expires_at)})
     except NotFound as exc:
         _fail(str(exc))
     click.echo(plaintext)
+    expiry = f"expires {token.expires_at:%Y-%m-%d %H:%M} UTC ({days} days)" if token.expires_at else "never expires"
+    click.echo(f"token {token.prefix}… for {user.email}: scopes {scopes}; {expiry}", err=True)
 
 
 @tokens_group.command("revoke")
@@ -102,12 +132,17 @@ def tokens_create(email: str, name: str, days: int | None, read_only: bool) -> N
 @with_appcontext
 def tokens_revoke(email: str, token: str | None) -> None:
     """Revoke API tokens."""
+    from app.auth import audit
     from app.auth.service import revoke_tokens, user_by_email
 
+    now = time.now()
     try:
         with session_scope() as session:
             user = user_by_email(session=session, email=email)
-            count = revoke_tokens(session=session, user=user, now=time.now(), token=token)
+            count = revoke_tokens(session=session, user=user, now=now, token=token)
+            if count:
+                audit.record(session=session, action=audit.TOKEN_REVOKED, now=now, actor="cli",
+                             target=token[:10] if token else "all", details={"user": user.email, "count": count})
     except NotFound as exc:
         _fail(str(exc))
     if token and count == 0:
@@ -161,7 +196,13 @@ def datamap_export(fmt: str, output: str | None, include_secrets: bool) -> None:
     from app.datamap.exporter import canonical_map, to_csv_rows, to_yaml
     from app.db import get_session
 
-    document = canonical_map(session=get_session(), include_secrets=include_secrets)
+    from app.auth import audit
+
+    session = get_session()
+    document = canonical_map(session=session, include_secrets=include_secrets)
+    audit.record(session=session, action=audit.EXPORT_PREFIX + "datamap", now=time.now(), actor="cli",
+                 target=output or "stdout", details={"format": fmt, "include_secrets": include_secrets})
+    session.commit()
     if fmt == "yaml":
         chunks = [to_yaml(document)]
     elif fmt == "json":
@@ -187,6 +228,11 @@ def demo_command(port: int, host: str, no_serve: bool) -> None:
     from app.demo import prepare_demo
 
     credentials = prepare_demo(current_app)
+    if not no_serve:
+        # The demo server speaks plain http: a Secure cookie would never come back and sign-in would fail.
+        # Only this process changes; deployments behind HTTPS keep SESSION_COOKIE_SECURE on.
+        current_app.config["SESSION_COOKIE_SECURE"] = False
+        current_app.config["REMEMBER_COOKIE_SECURE"] = False
     click.echo(f"Breachline demo on {_safe_url(current_app.config['DATABASE_URL'])}")
     for user in credentials:
         click.echo(f"  sign in as {user['email']} / {user['password']}  ({user['role']})")
@@ -235,12 +281,17 @@ def timeline_verify(ref: str | None, file_: str | None) -> None:
     if file_:
         import json
 
+        from app.timeline.offline import verify_export
+
+        # Issue 6: per-customer exports have gaps by design; they verify as "partial", event by event.
         try:
-            document = json.loads(Path(file_).read_text(encoding="utf-8"))
-            check = timeline.verify_chain(document["events"])
+            check = verify_export(json.loads(Path(file_).read_text(encoding="utf-8")))
         except (ValueError, KeyError, TypeError) as exc:
             _fail(f"{file_}: not a Breachline timeline export: {exc}")
-        label = file_
+        if not check.ok:
+            _fail(f"{file_}: {check.message()}")
+        click.echo(f"{file_}: {check.message()}")
+        return
     else:
         from app.db import get_session
         from app.incidents.service import get_by_ref
@@ -259,6 +310,10 @@ def timeline_verify(ref: str | None, file_: str | None) -> None:
 
 COMMANDS = [init_db_command, users_group, tokens_group, datamap_group, demo_command, scheduler_command,
             timeline_group]
+from app.bench import bench_command  # noqa: E402  issue 8: `breachline bench`
+COMMANDS.append(bench_command)  # issue 8
+from app.subjects.cli import retention_group, subjects_group  # noqa: E402  issue 10
+COMMANDS += [subjects_group, retention_group]  # issue 10
 
 
 def register_commands(app) -> None:

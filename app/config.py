@@ -25,7 +25,18 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = None  # CSRF token lives as long as the session
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # Secure by default (HTTPS deployments, and it turns on HSTS); `breachline demo` turns it off for its
+    # plain-http loopback server. Set BREACHLINE_SESSION_COOKIE_SECURE=false only for local http development.
+    SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PROXY_FIX_X_FOR = 0  # reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (0: none)
+    # Sign-in throttling: this many failures within the window pause sign-in for the lockout time.
+    LOGIN_MAX_FAILURES_ACCOUNT = 5
+    LOGIN_MAX_FAILURES_IP = 20  # per client address; higher because an office or VPN shares one
+    LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+    LOGIN_LOCKOUT_SECONDS = 15 * 60
+    API_TOKEN_DEFAULT_DAYS = 90  # `breachline tokens create` without --days; 0: tokens never expire by default
     SQL_ECHO = False
     # Where reminders about notification clocks go (the PSIRT itself); drills use DRILL_* when set.
     PSIRT_EMAIL: str | None = None
@@ -44,6 +55,32 @@ class Defaults:
     SCHEDULER_INTERVAL_SECONDS = 30
     SCHEDULER_BATCH_SIZE = 100  # reminders claimed per tick
     SCHEDULER_LEASE_SECONDS = 300  # a claim older than this is a crashed worker's and is taken over
+    # Notifications (issue 4): approval, delivery retries, acknowledgement links, the outbox dispatcher.
+    ALLOW_SELF_APPROVAL = False  # True: the drafter may approve their own notices (no four eyes)
+    DELIVERY_RETRY_HOURS = 24  # retry a failing delivery this long, then fail it and escalate to the PSIRT
+    DELIVERY_BACKOFF_BASE_SECONDS = 30  # exponential backoff with full jitter from here ...
+    DELIVERY_BACKOFF_CAP_SECONDS = 3600  # ... up to this; a Retry-After header is honoured
+    ACK_LINK_DAYS = 30  # acknowledgement links expire after this many days
+    ACK_FLAG_AFTER_HOURS = 24  # flag customers who have not confirmed receipt after this long
+    PUBLIC_BASE_URL = "http://localhost:5000"  # acknowledgement links in notices point here
+    DRILL_WEBHOOK_SECRET: str | None = None  # signs drill webhooks (default: PSIRT_WEBHOOK_SECRET)
+    DISPATCH_BATCH_SIZE = 100  # outbox rows claimed per batch (emails of a batch share one SMTP connection)
+    DISPATCH_MAX_BATCHES = 10  # batches per dispatch pass (per tick)
+    DISPATCH_LEASE_SECONDS = 300  # an outbox claim older than this belongs to a crashed dispatcher
+    # Exports (issue 6): per-customer reports, redaction of free text, the PDF size cap.
+    CUSTOMER_EXPORT_ENABLED = False  # True: customers download their own report from the acknowledgement page
+    REDACT_PATTERNS: list[str] = []  # extra regexes redacted from customer exports (env: a JSON list)
+    EXPORT_PDF_MAX_EVENTS = 5000  # a PDF is rendered whole: longer timelines export as HTML, CSV or JSON
+    # Privacy of the tracker itself (issue 10): subject pseudonym keys, retention periods. Rotation: add a key to
+    # SUBJECT_PSEUDONYM_KEYS {id: key} (env: JSON), point SUBJECT_PSEUDONYM_KEY_ID at it, keep old ids until
+    # `breachline subjects rotate-key` reports no rows under them.
+    SUBJECT_PSEUDONYM_KEY: str | None = None  # HMAC key of subject identifiers (id SUBJECT_PSEUDONYM_KEY_ID)
+    SUBJECT_PSEUDONYM_KEY_ID = "k1"  # the key new pseudonyms are made with
+    SUBJECT_PSEUDONYM_KEYS: dict[str, str] = {}  # the key ring: every key lookups try
+    SUBJECT_CONTACT_GRACE_DAYS = 7  # subject addresses are nulled this long after delivery
+    RETENTION_SUBJECT_CONTACT_DAYS = 30  # ... and at the latest this long after the incident closed
+    RETENTION_FREE_TEXT_DAYS = 3 * 365  # closed incidents' free text shown redacted after this long
+    RETENTION_RUN_EVERY_HOURS = 24  # the scheduler runs retention at most this often
 
 
 def load_config(app: Flask, test_config: dict | None) -> None:
@@ -54,6 +91,7 @@ def load_config(app: Flask, test_config: dict | None) -> None:
     if test_config:
         app.config.update(test_config)
     app.config["WEBHOOK_ALLOWED_HOSTS"] = host_set(app.config.get("WEBHOOK_ALLOWED_HOSTS"))
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", app.config["SESSION_COOKIE_SECURE"])
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'breachline.db'}"
     if not app.config.get("SECRET_KEY"):

@@ -35,6 +35,11 @@ TickHook = Callable[[Flask, datetime, str], dict]
 # transactions and reports a small dict that ends up in the TickReport.
 TICK_HOOKS: list[TickHook] = []
 
+from app.flows.dispatch import dispatch_outbox  # noqa: E402  issue 4: the notification outbox dispatcher
+TICK_HOOKS.append(dispatch_outbox)  # issue 4
+from app.flows.subjects import retention_tick  # noqa: E402  issue 10: retention, at most once a day
+TICK_HOOKS.append(retention_tick)  # issue 10
+
 
 @dataclass
 class TickReport:

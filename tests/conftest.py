@@ -16,6 +16,43 @@ from app.migrations import upgrade
 PG_URL = os.environ.get("BREACHLINE_DATABASE_URL", "")
 ON_POSTGRES = PG_URL.startswith("postgresql")
 PASSWORD = "correct horse battery"
+_RUN_DATABASE = f"breachline_test_{os.getpid()}"
+
+
+def _admin_engine(url: str):
+    from sqlalchemy.engine import make_url
+
+    return make_engine(make_url(url).render_as_string(hide_password=False)).execution_options(
+        isolation_level="AUTOCOMMIT")
+
+
+def pytest_configure(config):
+    """On PostgreSQL, give this test run a database of its own, so parallel runs never share tables."""
+    global PG_URL
+    if not ON_POSTGRES or os.environ.get("BREACHLINE_TEST_DATABASE_CREATED"):
+        return
+    from sqlalchemy.engine import make_url
+
+    admin = _admin_engine(PG_URL)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_RUN_DATABASE} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE {_RUN_DATABASE}")
+    admin.dispose()
+    config._breachline_base_url = PG_URL
+    PG_URL = make_url(PG_URL).set(database=_RUN_DATABASE).render_as_string(hide_password=False)
+    # Subprocesses started by tests (schedulers, dispatchers) inherit the run's database.
+    os.environ["BREACHLINE_DATABASE_URL"] = PG_URL
+    os.environ["BREACHLINE_TEST_DATABASE_CREATED"] = "1"
+
+
+def pytest_unconfigure(config):
+    """Drop this run's PostgreSQL database."""
+    base = getattr(config, "_breachline_base_url", None)
+    if base:
+        admin = _admin_engine(base)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_RUN_DATABASE} WITH (FORCE)")
+        admin.dispose()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -112,12 +149,12 @@ def runner(app):
 
 @pytest.fixture
 def session(app):
-    """A database session inside an app context; committed work is visible to the client."""
+    """A database session of its own; committed work is visible to the client."""
     from sqlmodel import Session
 
-    with app.app_context():
-        with Session(app.extensions["breachline.engine"], expire_on_commit=False) as s:
-            yield s
+    # No app context is kept pushed: the test client's requests must get their own (and close their session).
+    with Session(app.extensions["breachline.engine"], expire_on_commit=False) as s:
+        yield s
 
 
 @pytest.fixture

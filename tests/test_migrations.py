@@ -1,5 +1,7 @@
 """Migrations build exactly the schema the models describe, and init-db is idempotent."""
 
+import os
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -47,9 +49,9 @@ def test_migrations_match_models_on_postgres():
     # A database of its own, so the suite's database (in use by other tests) is not touched.
     admin = make_engine(url.render_as_string(hide_password=False)).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql("DROP DATABASE IF EXISTS breachline_migtest WITH (FORCE)")
-        conn.exec_driver_sql("CREATE DATABASE breachline_migtest")
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS breachline_migtest_{os.getpid()} WITH (FORCE)")
+        conn.exec_driver_sql(f"CREATE DATABASE breachline_migtest_{os.getpid()}")
     admin.dispose()
-    diff, heads = _schema_diff(url.set(database="breachline_migtest").render_as_string(hide_password=False))
+    diff, heads = _schema_diff(url.set(database=f"breachline_migtest_{os.getpid()}").render_as_string(hide_password=False))
     assert diff == [], f"models and migrations differ on PostgreSQL: {diff}"
     assert len(heads) == 1

@@ -9,11 +9,10 @@ from sqlmodel import Session
 from app.assessment import service
 from app.assessment.models import Assessment, DecisionIn
 from app.assessment.recommend import AssessmentInput, assess
-from app.clock import obligations as obligation_service
 from app.clock.obligations import ClockSettings
 from app.core.time import iso
+from app.flows import incident as incident_flows
 from app.flows.incident import Actor
-from app.incidents import impact as impact_service
 from app.incidents.models import Incident
 from app.timeline import service as timeline
 
@@ -45,25 +44,5 @@ def record(*, session: Session, incident: Incident, inputs: AssessmentInput, dec
                                           "communicate_to_data_subjects": row.decision_communicate},
                              "overridden": row.overridden, "rationale": row.override_rationale,
                              "assessor": row.assessor, "assessed_at": iso(row.assessed_at)})
-    _sync(session, incident, service.risk_decision(row), actor, now, settings)
+    incident_flows.sync_obligations(session=session, incident=incident, actor=actor, now=now, settings=settings)
     return row
-
-
-def _sync(session: Session, incident: Incident, decision: dict, actor: Actor, now: datetime,
-          settings: ClockSettings) -> None:
-    snapshot = impact_service.latest_snapshot(session=session, incident_id=incident.id)
-    changes = obligation_service.sync_obligations(session=session, incident=incident, snapshot=snapshot,
-                                                  settings=settings, now=now, risk_decision=decision)
-    for kind, obligations in (("obligation.created", changes.created), ("obligation.updated", changes.updated),
-                              ("obligation.out_of_scope", changes.closed), ("obligation.reopened", changes.reopened),
-                              ("obligation.not_required", changes.decided)):
-        for ob in obligations:
-            if kind == "obligation.not_required":
-                text = f"{ob.title}: not required — {ob.rationale}"
-            else:
-                text = f"{ob.title}: " + (f"due {iso(ob.due_at)}" if ob.due_at else f"no fixed deadline ({ob.deadline_rule})")
-            timeline.append(session=session, incident_id=incident.id, kind=kind, summary=text[:2000], actor=actor.name,
-                            recorded_at=now, controller_id=ob.controller_id,
-                            details={"obligation_id": ob.id, "regime": ob.regime_id, "stage": ob.stage_id,
-                                     "status": str(ob.status), "due_at": iso(ob.due_at), "rationale": ob.rationale,
-                                     "decided_by": ob.decided_by, "source": ob.source})

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from app.assessment import service as assessment_service
 from app.clock import obligations as obligation_service
 from app.clock.settings import ClockSettings
 from app.core.time import iso
@@ -23,6 +24,7 @@ class Actor:
 
     name: str  # email, or "scheduler", "intake:<source>"
     role: str = "responder"
+    user_id: int | None = None  # the signed-in user or token owner (None: the system)
 
 
 def _event(session: Session, incident: Incident, kind: str, summary: str, actor: Actor, now: datetime,
@@ -39,10 +41,15 @@ def declare(*, session: Session, data: IncidentCreate, actor: Actor, now: dateti
            f"{'Drill ' if incident.drill else ''}incident {incident.ref} declared: {incident.title}", actor, now,
            details={"incident_type": incident.incident_type, "breach_types": incident.breach_types,
                     "severity": str(incident.severity), "detected_at": iso(incident.detected_at),
-                    "aware_at": iso(incident.aware_at), "drill": incident.drill})
+                    "aware_at": iso(incident.aware_at), "drill": incident.drill,
+                    "restricted": incident.restricted})
     if incident.aware_at:
         _event(session, incident, "incident.aware", "We became aware of a personal data breach (reasonable degree "
                "of certainty, WP250)", actor, now, occurred_at=incident.aware_at)
+    if incident.restricted:
+        from app.flows import access as access_flow  # lazy: flows.access imports Actor from here
+
+        access_flow.add_creator(session=session, incident=incident, actor=actor, now=now)
     _apply_scope(session, incident, data.scope, actor, now)
     tasks_flow.create_for_incident(session=session, incident=incident, actor=actor, now=now,
                                    incident_type=incident_type_obj)  # playbook tasks (issue 5)
@@ -53,7 +60,13 @@ def declare(*, session: Session, data: IncidentCreate, actor: Actor, now: dateti
 def edit(*, session: Session, incident: Incident, data: IncidentUpdate, actor: Actor, now: datetime,
          settings: ClockSettings) -> dict:
     """Apply a versioned edit; anchors that moved recompute deadlines."""
+    from app.flows import access as access_flow  # lazy: flows.access imports Actor from here
+
+    if data.restricted is not None and data.restricted != incident.restricted:
+        access_flow.require_restrict_permission(actor)  # who may see an incident is a lead's decision
     changes = service.update_incident(session=session, incident=incident, data=data, actor=actor.name, now=now)
+    if changes.get("restricted", (False, False))[1]:
+        access_flow.add_creator(session=session, incident=incident, actor=actor, now=now)
     if changes:
         _event(session, incident, "incident.edited", "Edited: " + ", ".join(sorted(changes)), actor, now,
                details={"version": incident.version,
@@ -107,19 +120,31 @@ def recompute(*, session: Session, incident: Incident, actor: Actor, now: dateti
         _event(session, incident, "impact.changed", "Impact: " + diff.summary(), actor, now,
                details={"snapshot_id": snapshot.id, "datamap_version_id": snapshot.datamap_version_id,
                         **diff.as_dict()})
-    changes = obligation_service.sync_obligations(session=session, incident=incident, snapshot=snapshot,
-                                                  settings=settings, now=now)
+    sync_obligations(session=session, incident=incident, actor=actor, now=now, settings=settings)
+
+
+def sync_obligations(*, session: Session, incident: Incident, actor: Actor, now: datetime, settings: ClockSettings,
+                     snapshot=None) -> None:
+    """Bring the obligations in line with the latest impact and risk decision, recording every change."""
+    snapshot = snapshot or impact_service.latest_snapshot(session=session, incident_id=incident.id)
+    latest = assessment_service.latest(session=session, incident_id=incident.id)
+    changes = obligation_service.sync_obligations(
+        session=session, incident=incident, snapshot=snapshot, settings=settings, now=now,
+        risk_decision=assessment_service.risk_decision(latest) if latest else None)
     for kind, obligations in (("obligation.created", changes.created), ("obligation.updated", changes.updated),
                               ("obligation.closed", changes.closed), ("obligation.reopened", changes.reopened),
                               ("obligation.not_required", changes.decided)):
         for ob in obligations:
-            due = f"due {iso(ob.due_at)}" if ob.due_at else f"no fixed deadline ({ob.deadline_rule})"
-            summary = f"{ob.title}: {ob.rationale}" if kind in ("obligation.closed", "obligation.not_required") \
-                else f"{ob.title}: {due}"
-            _event(session, incident, kind, summary, actor, now, controller_id=ob.controller_id,
+            if kind in ("obligation.closed", "obligation.not_required"):
+                summary = f"{ob.title}: not required — {ob.rationale}"
+            else:
+                summary = f"{ob.title}: " + (f"due {iso(ob.due_at)}" if ob.due_at
+                                             else f"no fixed deadline ({ob.deadline_rule})")
+            _event(session, incident, kind, summary[:2000], actor, now, controller_id=ob.controller_id,
                    details={"obligation_id": ob.id, "regime": ob.regime_id, "stage": ob.stage_id,
-                            "due_at": iso(ob.due_at), "internal_target_at": iso(ob.internal_target_at),
-                            "source": ob.source})
+                            "status": str(ob.status), "due_at": iso(ob.due_at),
+                            "internal_target_at": iso(ob.internal_target_at), "rationale": ob.rationale,
+                            "decided_by": ob.decided_by, "source": ob.source})
 
 
 def add_note(*, session: Session, incident: Incident, text: str, occurred_at: datetime | None, actor: Actor,

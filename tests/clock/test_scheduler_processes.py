@@ -8,7 +8,6 @@ import email.policy
 import json
 import os
 import signal
-import shutil
 import socket
 import subprocess
 import sys
@@ -57,29 +56,6 @@ while True:
         break
 print(json.dumps(totals))
 """
-
-
-@pytest.fixture
-def database_url(_template_db, tmp_path):
-    """conftest's database_url, but quoting table names in the PostgreSQL cleanup ("user" is reserved).
-
-    Remove once tests/conftest.py quotes them itself.
-    """
-    from conftest import ON_POSTGRES, PG_URL
-
-    if not ON_POSTGRES:
-        path = tmp_path / "breachline.db"
-        shutil.copy(_template_db, path)
-        yield f"sqlite:///{path}"
-        return
-    yield PG_URL
-    engine = make_engine(PG_URL)
-    with engine.begin() as conn:
-        tables = [r[0] for r in conn.exec_driver_sql(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'")]
-        if tables:
-            conn.exec_driver_sql(f"TRUNCATE {', '.join(chr(34) + t + chr(34) for t in tables)} RESTART IDENTITY CASCADE")
-    engine.dispose()
 
 
 class Mailbox:

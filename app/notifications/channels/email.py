@@ -153,7 +153,8 @@ def _by_code(target: str, code: int, text: bytes | str, **extra) -> DeliveryResu
 
 def _connect(settings: SmtpSettings) -> smtplib.SMTP:
     """Open, secure and authenticate one SMTP connection; SMTP and socket errors propagate."""
-    context = ssl.create_default_context()
+    # Building a TLS context loads the CA store (~50 ms): only when the connection will use TLS.
+    context = ssl.create_default_context() if settings.security is not SmtpSecurity.none else None
     if settings.security is SmtpSecurity.ssl:
         smtp = smtplib.SMTP_SSL(settings.host, settings.port, local_hostname=settings.local_hostname,
                                 timeout=settings.timeout, context=context)
