@@ -1,0 +1,1 @@
+"""Affected data subjects of an incident: pseudonymised lists, access and erasure, retention."""
