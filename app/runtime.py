@@ -17,9 +17,9 @@ def actor() -> Actor:
     """The signed-in user or the API token's user, as a timeline actor."""
     user = g.get("api_user")
     if user is not None:
-        return Actor(name=f"{user.email} (API)", role=str(user.role))
+        return Actor(name=f"{user.email} (API)", role=str(user.role), user_id=user.id)
     if current_user.is_authenticated:
-        return Actor(name=current_user.email, role=str(current_user.role))
+        return Actor(name=current_user.email, role=str(current_user.role), user_id=current_user.id)
     return Actor(name="anonymous", role="viewer")
 
 
@@ -53,6 +53,13 @@ def incident_type_ids() -> set[str]:
 def clock_settings() -> ClockSettings:
     """Clock settings from the app configuration."""
     return ClockSettings.from_config(current_app.config, regimes=regimes())
+
+
+def viewer():
+    """Who is asking, for need-to-know checks: the token's user on the API, the signed-in user otherwise."""
+    from app.auth.security import current_actor
+
+    return current_actor()
 
 
 def parse_note(body: dict) -> NoteIn:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, url_for
+from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
-from app.auth.permissions import Permission, declare
+from app.auth.permissions import Permission, declare, permissions_of
 from app.core.display import format_duration, format_time, urgency
 
 bp = Blueprint("web", __name__)
@@ -33,12 +35,42 @@ NAV_ITEMS: list[tuple[str, str]] = [
     ("datamap.taxonomy_page", "Taxonomy"),
     ("datamap.versions", "Map versions"),
     ("assessment.register_page", "Breach register"),
+    ("auth.audit_log", "Audit log"),
 ]
 
 
 @bp.app_context_processor
 def _navigation() -> dict:
-    return {"nav_items": NAV_ITEMS}
+    # Only entries the signed-in user may open: a viewer is not shown the admins' audit log.
+    from app.auth.security import view_permission
+
+    if not current_user.is_authenticated:
+        return {"nav_items": []}
+    granted = permissions_of(current_user.role)
+    return {"nav_items": [(endpoint, label) for endpoint, label in NAV_ITEMS if view_permission(endpoint) in granted]}
+
+
+_MESSAGES = {
+    404: "There is nothing at this address, or it is not visible to you.",
+    405: "This address does not accept that kind of request.",
+    500: "Something went wrong on our side and the error was logged for the administrators. If you were saving "
+         "something, reload the page to see whether it was saved before trying again.",
+}
+
+
+def error_page(exc: HTTPException):
+    """A friendly error page for the browser (the API answers problem+json instead); never shows internals."""
+    code = exc.code or 500
+    if code == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        size = f"{limit / 1048576:g} MB" if limit >= 1048576 else f"{limit / 1024:g} KB"
+        message = (f"What you sent is larger than the limit of {size}. Nothing was saved; "
+                   "split the upload or ask an admin to raise MAX_CONTENT_LENGTH.")
+    elif code >= 500 or code in _MESSAGES:
+        message = _MESSAGES.get(code, _MESSAGES[500])
+    else:
+        message = exc.description or ""
+    return render_template("errors/error.html", code=code, title=exc.name, message=message), code
 
 
 @bp.app_template_filter("when")
@@ -59,3 +91,66 @@ def _countdown(due, now) -> dict:
     delta = due - now
     text = ("in " if delta.total_seconds() >= 0 else "overdue by ") + format_duration(delta)
     return {"text": text, "urgency": urgency(due, now)}
+
+
+@bp.app_template_global("incident_chart")
+def _incident_chart(incident, now):
+    """The incident time chart (SVG) and how many customer rows it leaves out."""
+    from app.core.svg import time_chart
+    from app.db import get_session
+    from app.flows.pictures import incident_chart
+
+    data = incident_chart(session=get_session(), incident=incident, now=now)
+    description = (f"{len(data.lanes)} rows: the incident's events, its deadlines by recipient"
+                   + (f", and deliveries and acknowledgements for {data.customers_shown} customer(s)"
+                      if data.customers_shown else "") + ". The tables below hold the same facts.")
+    svg = time_chart(title=f"Timeline of {incident.ref}: events, deadlines, deliveries", description=description,
+                     lanes=data.lanes, now=now)
+    return {"svg": svg, "hidden": data.customers_hidden, "shown": data.customers_shown}
+
+
+@bp.app_template_global("impact_charts")
+def _impact_charts(impact):
+    """Bar charts of affected customers by data category and by jurisdiction."""
+    from app.flows.pictures import breakdown
+
+    totals = (impact or {}).get("totals") or {}
+    charts = []
+    for key, title in (("by_data_category", "Customers by data category"),
+                       ("by_jurisdiction", "Customers by jurisdiction")):
+        rows = breakdown(totals, key)
+        if rows:
+            charts.append({"title": title, "svg": _bars(title, rows)})
+    return charts
+
+
+def _bars(title: str, rows):
+    # The same chart code as the exported reports (issue 6), so the page and the PDF agree.
+    from app.exports.charts import bar_chart
+
+    return bar_chart(rows, title=title, unit=" customers")
+
+
+@bp.app_template_global("deadline_strip")
+def _deadline_strip(now, hours: int = 72):
+    """The dashboard strip: open deadlines of open incidents in the next `hours`, one row per incident."""
+    from datetime import timedelta
+
+    from app.core.svg import Lane, time_chart
+    from app.db import get_session
+    from app.flows.pictures import upcoming_deadlines
+
+    from app.runtime import viewer
+
+    rows = upcoming_deadlines(session=get_session(), now=now, hours=hours, viewer=viewer())
+    if not rows:
+        return None
+    # No links inside: a role="img" must not hold controls (axe nested-interactive); the table below links.
+    lanes = [Lane(f"{r.incident.ref} {r.incident.title}", r.marks) for r in rows[:12]]
+    due = sum(len(r.marks) for r in rows)
+    overdue = sum(r.overdue for r in rows)
+    svg = time_chart(title=f"Deadlines in the next {hours} hours", lanes=lanes, now=now, start=now,
+                     end=now + timedelta(hours=hours), lane_height=28, css_class="chart strip-chart",
+                     description=f"{due} open deadline(s) of {len(rows)} incident(s) due within {hours} hours"
+                                 + (f", {overdue} already overdue (drawn at now)" if overdue else "") + ".")
+    return {"svg": svg, "incidents": len(rows), "due": due, "overdue": overdue, "hidden": max(len(rows) - 12, 0)}

@@ -44,7 +44,9 @@ def _http_error(exc: HTTPException):
     from flask import request
 
     if not request.path.startswith("/api/"):
-        return exc
+        from app.web import error_page
+
+        return error_page(exc)
     return problem(exc.code or 500, exc.name, exc.description)
 
 
@@ -61,3 +63,7 @@ def json_body() -> dict:
 
 
 from app.api import assessment, datamap, incidents, tasks  # noqa: E402,F401  (registers routes on api_bp)
+from app.api import notifications  # noqa: E402,F401  issue 4: notification endpoints
+from app.api import audit, members  # noqa: E402,F401  issue 7: audit log, need-to-know
+from app.api import exports  # noqa: E402,F401  issue 6: timeline exports, register metrics, calendar
+from app.api import subjects  # noqa: E402,F401  issue 10: affected subjects, access, erasure, retention

@@ -16,7 +16,7 @@ from app.core import time
 from app.db import get_session
 from app.flows import assessment as flows
 from app.flows import register as register_flow
-from app.incidents import service as incident_service
+from app.incidents import access
 
 
 def _strict(model, body: dict):
@@ -37,7 +37,7 @@ def assess_facts():
 def list_assessments(ref: str):
     """Every assessment of the incident, newest first, with the latest one's advice for controllers."""
     db = get_session()
-    incident = incident_service.get_by_ref(session=db, ref=ref)
+    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
     items = service.history(session=db, incident_id=incident.id)
     return {"incident": incident.ref, "items": [service.assessment_document(a) for a in items], "total": len(items),
             "advice_for_controllers": service.advice_for_controllers(session=db, incident_id=incident.id)}
@@ -48,7 +48,7 @@ def list_assessments(ref: str):
 def create_assessment(ref: str):
     """Assess the incident and record the decision: {"inputs", "decision" (optional), "rationale"}; 201."""
     db = get_session()
-    incident = incident_service.get_by_ref(session=db, ref=ref)
+    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
     data = _strict(AssessmentCreate, json_body())
     row = flows.record(session=db, incident=incident, inputs=data.inputs, decision=data.decision,
                        rationale=data.rationale, actor=runtime.actor(), now=time.now(),
@@ -62,6 +62,6 @@ def create_assessment(ref: str):
 def get_register():
     """The breach register (Art. 33(5)), filtered by awareness date: ?from=YYYY-MM-DD&to=YYYY-MM-DD."""
     start, end = register_flow.parse_period(request.args.get("from"), request.args.get("to"))
-    register = register_flow.breach_register(session=get_session(), start=start, end=end,
+    register = register_flow.breach_register(session=get_session(), start=start, end=end, viewer=runtime.viewer(),
                                              include_drills=request.args.get("drills") in {"1", "true"})
     return register_flow.register_document(register)

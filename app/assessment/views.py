@@ -16,7 +16,7 @@ from app.core.errors import InputError, NotFound
 from app.db import get_session
 from app.flows import assessment as flows
 from app.flows import register as register_flow
-from app.incidents import service as incident_service
+from app.incidents import access
 from app.incidents.forms import CsrfForm
 
 bp = Blueprint("assessment", __name__)
@@ -31,8 +31,9 @@ def _problems(exc: Exception) -> list[str]:
 
 
 def _incident(ref: str):
+    # Need-to-know: a restricted incident the user may not see answers 404, exactly like a missing one.
     try:
-        return incident_service.get_by_ref(session=get_session(), ref=ref)
+        return access.get_visible_by_ref(session=get_session(), ref=ref, viewer=runtime.viewer())
     except NotFound:
         abort(404)
 
@@ -123,7 +124,8 @@ def register_page():
     include_drills = request.args.get("drills") in {"1", "on", "true"}
     # A bad filter shows no rows rather than the unfiltered register, which could pass for the period.
     register = None if problems else register_flow.breach_register(session=get_session(), start=start, end=end,
-                                                                    include_drills=include_drills)
+                                                                    include_drills=include_drills,
+                                                                    viewer=runtime.viewer())
     return render_template("assessment/register.html", register=register, problems=problems,
                            include_drills=include_drills, args=request.args), 422 if problems else 200
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import JSON, Field, SQLModel
 
 from app.core.time import UTCDateTime
 
@@ -59,7 +60,13 @@ class User(UserBase, table=True):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        # "<id>:<key>": the key changes with the password, so a password change ends every other session.
+        return f"{self.id}:{self.session_key}"
+
+    @property
+    def session_key(self) -> str:
+        """A digest of the password hash that signed-in sessions carry (Django's session auth hash idea)."""
+        return hashlib.sha256(b"breachline-session\0" + self.password_hash.encode()).hexdigest()[:32]
 
 
 class UserCreate(UserBase):
@@ -89,3 +96,31 @@ class ApiToken(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    """One security-relevant event: a sign-in, a token use, an export, a permission denial."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    actor: str = Field(default="", max_length=254, index=True)  # email, "anonymous", "cli"
+    action: str = Field(max_length=60, index=True)  # signin.ok, token.used, export.datamap, permission.denied ...
+    target: str = Field(default="", max_length=500)  # what it was about: an email, a token prefix, a path
+    ip: str | None = Field(default=None, max_length=64)
+    details: dict = Field(default_factory=dict, sa_type=JSON)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """One sign-in attempt, counted per account and per client address for throttling."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (sa.Index("ix_login_attempt_email_at", "email", "at"),
+                      sa.Index("ix_login_attempt_ip_at", "ip", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    email: str = Field(max_length=254)  # as typed (lower-cased): unknown accounts are throttled the same way
+    ip: str = Field(default="", max_length=64)
+    ok: bool = False

@@ -16,20 +16,27 @@ class Permission(StrEnum):
     datamap_write = "datamap:write"
     incident_read = "incident:read"
     incident_write = "incident:write"
+    incident_restrict = "incident:restrict"  # make an incident need-to-know and manage its members
     obligation_decide = "obligation:decide"  # mark "not required", approve risk decisions
     assessment_decide = "assessment:decide"  # record a risk assessment and its notify / do-not-notify decision
     notification_draft = "notification:draft"
     notification_approve = "notification:approve"
+    audit_read = "audit:read"  # the security audit log (sign-ins, token use, exports, denials)
     users_manage = "users:manage"
+    subjects_manage = "subjects:manage"  # issue 10: affected-subject lists, access and erasure requests, retention
 
 
 _ROLE_GRANTS: dict[Role, set[Permission]] = {
     Role.viewer: {Permission.datamap_read, Permission.incident_read},
     Role.responder: {Permission.incident_write, Permission.notification_draft},
     Role.lead: {Permission.datamap_write, Permission.obligation_decide, Permission.notification_approve,
-                Permission.assessment_decide},
-    Role.admin: {Permission.users_manage},
+                Permission.assessment_decide, Permission.incident_restrict,
+                Permission.subjects_manage},  # subjects_manage: issue 10
+    Role.admin: {Permission.users_manage, Permission.audit_read},
 }
+
+# Verbs that change state: an API token needs the write scope for them.
+_WRITE_VERBS = {"write", "decide", "draft", "approve", "manage", "restrict"}
 
 
 def permissions_of(role: Role | str) -> set[Permission]:
@@ -44,7 +51,7 @@ def permissions_of(role: Role | str) -> set[Permission]:
 
 def is_write(permission: Permission) -> bool:
     """True for permissions that change state (API tokens need the write scope)."""
-    return permission.value.split(":")[-1] in {"write", "decide", "draft", "approve", "manage"}
+    return permission.value.split(":")[-1] in _WRITE_VERBS
 
 
 def declare(permission: Permission) -> Callable:

@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
+from app.auth.audit import token_use_is_new
 from app.auth.models import ApiToken, Role, User, UserCreate
 from app.core.errors import Conflict, InputError, NotFound, Problem
 
@@ -99,5 +100,22 @@ def user_for_token(*, session: Session, token: str, now: datetime) -> tuple[User
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         return None
-    row.last_used_at = now
     return user, row
+
+
+def mark_token_used(*, session: Session, token: ApiToken, now: datetime) -> bool:
+    """Record that the token was used now; True for its first use in this clock hour (what the audit log keeps)."""
+    first = token_use_is_new(token, now)
+    token.last_used_at = now
+    session.add(token)
+    session.flush()
+    return first
+
+
+def set_password(*, session: Session, user: User, password: str) -> None:
+    """Give the user a new password; every session signed in with the old one ends (see User.get_id)."""
+    if not 8 <= len(password or "") <= 1024:
+        raise InputError(Problem("must be 8 to 1024 characters long", field="password"))
+    user.password_hash = hash_password(password)
+    session.add(user)
+    session.flush()

@@ -116,8 +116,8 @@ class ProcessingRecord(SQLModel, table=True):
     controller_id: int = Field(foreign_key="controller.id", index=True, ondelete="CASCADE")
     system_id: int = Field(foreign_key="system.id", index=True, ondelete="CASCADE")
     role: ProcessingRole = Field(sa_type=sa.String(20))
-    est_subjects: int = 0
-    est_records: int = 0
+    est_subjects: int = Field(default=0, sa_type=sa.BigInteger)  # issue 8: sums pass 2**31 on PostgreSQL
+    est_records: int = Field(default=0, sa_type=sa.BigInteger)  # issue 8: sums pass 2**31 on PostgreSQL
     region: str = Field(default="", max_length=50)
 
 

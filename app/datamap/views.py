@@ -8,7 +8,9 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import BadRequest
 
+from app.auth import audit
 from app.auth.permissions import Permission, declare
+from app.auth.security import client_ip
 from app.core import time
 from app.core.errors import InputError, NotFound
 from app.core.pagination import PageRequest
@@ -137,7 +139,13 @@ def import_page():
 @declare(Permission.datamap_read)
 def export(fmt: str):
     """Download the data map as YAML or CSV (webhook secrets are never included here)."""
-    document = canonical_map(session=get_session())
+    if fmt not in {"yaml", "csv"}:
+        abort(404)
+    db = get_session()
+    document = canonical_map(session=db)
+    audit.record(session=db, action=audit.EXPORT_PREFIX + "datamap", now=time.now(), actor=current_user.email,
+                 target=request.path, ip=client_ip(), details={"format": fmt})
+    db.commit()
     if fmt == "yaml":
         return Response(to_yaml(document), mimetype="application/yaml",
                         headers={"Content-Disposition": "attachment; filename=datamap.yaml"})

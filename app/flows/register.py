@@ -16,6 +16,7 @@ from app.assessment.models import Assessment
 from app.clock.models import Obligation, ObligationStatus
 from app.core.errors import InputError, Problem
 from app.core.time import UTC, UTCDateTime, iso
+from app.incidents.access import visible_incidents_clause
 from app.incidents.models import ImpactSnapshot, Incident, IncidentStatus
 
 NOTIFIED = (ObligationStatus.met, ObligationStatus.late)
@@ -82,12 +83,12 @@ def parse_period(start: str | None, end: str | None) -> tuple[date | None, date 
     return parsed[0], parsed[1]
 
 
-def breach_register(*, session: Session, start: date | None = None, end: date | None = None,
+def breach_register(*, session: Session, viewer, start: date | None = None, end: date | None = None,
                     include_drills: bool = False) -> Register:
-    """Incidents whose awareness (or detection, while awareness is unset) falls in [start, end], oldest first."""
+    """Incidents the viewer may see whose awareness (or detection) falls in [start, end], oldest first."""
     # Drills are left out unless asked for: an exercise is not a breach a regulator may inspect.
     when = func.coalesce(Incident.aware_at, Incident.detected_at, type_=UTCDateTime())
-    query = select(Incident)
+    query = select(Incident).where(visible_incidents_clause(viewer))
     if start:
         query = query.where(when >= datetime.combine(start, time.min, UTC))
     if end:

@@ -48,6 +48,8 @@ def incident_fields(form: MultiDict, *, for_update: bool = False) -> dict:
         if value is not None or (for_update and name in form):
             data[name] = value
     data["drill"] = form.get("drill") == "on"
+    if not for_update:
+        data["restricted"] = form.get("restricted") == "on"  # changed later only by a lead, on its own form
     if form.get("owner"):
         data["owner"] = form.get("owner")
     flags = [f.strip() for f in form.getlist("flags") if f.strip()]

@@ -71,6 +71,16 @@ class Incident(SQLModel, table=True):
     created_by: str = Field(max_length=254)
 
 
+class IncidentMember(SQLModel, table=True):
+    """A person allowed to see a restricted (need-to-know) incident; admins see it without being members."""
+
+    __tablename__ = "incident_member"
+
+    incident_id: int = Field(foreign_key="incident.id", primary_key=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user.id", primary_key=True, index=True)
+    added_by: str = Field(max_length=254)  # email of who added them
+    added_at: datetime = Field(sa_type=UTCDateTime)
+
 
 class IncidentSystem(SQLModel, table=True):
     """A system in the incident's scope."""
@@ -106,8 +116,8 @@ class CountOverride(SQLModel, table=True):
 
     incident_id: int = Field(foreign_key="incident.id", primary_key=True, ondelete="CASCADE")
     controller_id: int = Field(foreign_key="controller.id", primary_key=True)
-    est_subjects: int | None = None
-    est_records: int | None = None
+    est_subjects: int | None = Field(default=None, sa_type=sa.BigInteger)  # issue 8: sums pass 2**31 on PostgreSQL
+    est_records: int | None = Field(default=None, sa_type=sa.BigInteger)  # issue 8: sums pass 2**31 on PostgreSQL
     note: str = Field(default="", max_length=2000)
 
 
@@ -122,8 +132,8 @@ class ImpactSnapshot(SQLModel, table=True):
     computed_at: datetime = Field(sa_type=UTCDateTime)
     scope_hash: str = Field(max_length=64)  # SHA-256 of the scope it was computed for
     controllers: int = 0
-    est_subjects: int = 0
-    est_records: int = 0
+    est_subjects: int = Field(default=0, sa_type=sa.BigInteger)  # issue 8: sums pass 2**31 on PostgreSQL
+    est_records: int = Field(default=0, sa_type=sa.BigInteger)  # issue 8: sums pass 2**31 on PostgreSQL
     special_categories: bool = False
     vulnerable_subjects: bool = False
     totals: dict = Field(default_factory=dict, sa_type=JSON)  # categories, jurisdictions, roles across all
@@ -145,8 +155,8 @@ class ImpactRow(SQLModel, table=True):
     subject_categories: list[str] = Field(default_factory=list, sa_type=JSON)
     jurisdictions: list[str] = Field(default_factory=list, sa_type=JSON)
     systems: list[str] = Field(default_factory=list, sa_type=JSON)
-    est_subjects: int = 0
-    est_records: int = 0
+    est_subjects: int = Field(default=0, sa_type=sa.BigInteger)  # issue 8: sums pass 2**31 on PostgreSQL
+    est_records: int = Field(default=0, sa_type=sa.BigInteger)  # issue 8: sums pass 2**31 on PostgreSQL
     special_categories: bool = False  # Art. 9 or Art. 10 data affected
     vulnerable_subjects: bool = False  # children, patients
 

@@ -11,6 +11,7 @@ from app.auth.models import User
 from app.core.errors import Conflict, InputError, NotFound, Problem
 from app.core.time import iso, require_aware
 from app.datamap.models import Controller, DataCategory, System
+from app.incidents.access import visible_incidents_clause
 from app.incidents.models import (CountOverride, Incident, IncidentCategory, IncidentController, IncidentCreate,
                                   IncidentStatus, IncidentSystem, IncidentUpdate, ScopeIn)
 
@@ -31,7 +32,7 @@ TIME_FIELDS = ("detected_at", "aware_at", "occurred_from", "occurred_to", "conta
 
 
 def get_by_ref(*, session: Session, ref: str) -> Incident:
-    """The incident with this reference, or NotFound."""
+    """The incident with this reference, or NotFound; unguarded: routes use access.get_visible_by_ref."""
     incident = session.exec(select(Incident).where(Incident.ref == ref.upper())).first()
     if incident is None:
         raise NotFound(f"no incident {ref}")
@@ -213,9 +214,10 @@ def set_scope(*, session: Session, incident: Incident, scope: ScopeIn) -> tuple[
     return old, get_scope(session=session, incident_id=incident.id)
 
 
-def list_incidents(*, session: Session, open_only: bool = False, include_drills: bool = True) -> list[Incident]:
-    """Incidents, newest first."""
-    query = select(Incident)
+def list_incidents(*, session: Session, viewer, open_only: bool = False,
+                   include_drills: bool = True) -> list[Incident]:
+    """Incidents the viewer may see (need-to-know, see access.py), newest first."""
+    query = select(Incident).where(visible_incidents_clause(viewer))
     if open_only:
         query = query.where(Incident.status.in_(OPEN_STATUSES))
     if not include_drills:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from pydantic import ValidationError
 
 from app import runtime
@@ -14,11 +14,14 @@ from app.datamap.service import current_version
 from app.db import get_session
 from app.flows import dashboard
 from app.flows import incident as flows
+from app.flows import access as access_flows
+from app.incidents import access
 from app.incidents import impact as impact_service
 from app.incidents import service
 from app.incidents.forms import CsrfForm, incident_fields, scope_fields
 from app.incidents.models import BreachType, IncidentCreate, IncidentStatus, IncidentUpdate, ScopeIn, Severity, StatusChange
 from app.timeline import service as timeline
+from app.timeline.redaction import shown as shown_events  # issue 10: events redacted under retention
 
 bp = Blueprint("incidents", __name__)
 
@@ -32,8 +35,9 @@ def _problems(exc: Exception) -> list[str]:
 
 
 def _incident(ref: str):
+    # Need-to-know: a restricted incident the user may not see answers 404, exactly like a missing one.
     try:
-        return service.get_by_ref(session=get_session(), ref=ref)
+        return access.get_visible_by_ref(session=get_session(), ref=ref, viewer=runtime.viewer())
     except NotFound:
         abort(404)
 
@@ -43,15 +47,19 @@ def _incident(ref: str):
 def dashboard_page():
     """Open incidents by nearest deadline, with live countdowns."""
     now = time.now()
-    rows = dashboard.open_incidents(session=get_session(), now=now)
-    return render_template("incidents/dashboard.html", rows=rows, now=now)
+    rows = dashboard.open_incidents(session=get_session(), now=now, viewer=runtime.viewer())
+    from app.notifications.acks import flags_for  # issue 4: failed / unacknowledged notices per incident
+    notice_flags = flags_for(session=get_session(), incident_ids=[r.incident.id for r in rows], now=now,
+                             ack_after_hours=float(current_app.config.get("ACK_FLAG_AFTER_HOURS") or 24))
+    return render_template("incidents/dashboard.html", rows=rows, now=now, notice_flags=notice_flags)
 
 
 @bp.get("/incidents")
 @declare(Permission.incident_read)
 def incident_list():
     """Every incident, newest first."""
-    return render_template("incidents/list.html", incidents=service.list_incidents(session=get_session()))
+    return render_template("incidents/list.html",
+                           incidents=service.list_incidents(session=get_session(), viewer=runtime.viewer()))
 
 
 @bp.route("/incidents/new", methods=["GET", "POST"])
@@ -101,10 +109,12 @@ def incident_page(ref: str, problems: list[str] | None = None, submitted=None):
     check = timeline.verify_incident(session=db, incident_id=incident.id)
     return render_template("incidents/incident.html", incident=incident, now=now, impact=impact,
                            obligations=obligations, scope=service.get_scope(session=db, incident_id=incident.id),
-                           events=timeline.events(session=db, incident_id=incident.id), chain=check,
+                           events=shown_events(session=db, incident_id=incident.id,  # issue 10: retention marks
+                                               events=timeline.events(session=db, incident_id=incident.id)), chain=check,
                            form=CsrfForm(), statuses=service.TRANSITIONS[incident.status],
                            map_version=current_version(session=db), problems=problems or [],
-                           submitted=submitted, **_choices())
+                           submitted=submitted, members=access.members(session=db, incident_id=incident.id),
+                           **_choices())
 
 
 @bp.post("/incidents/<ref>/edit")
@@ -154,6 +164,45 @@ def add_note(ref: str):
                        actor=runtime.actor(), now=time.now())
 
     return _act(ref, _note, "Added to the timeline.")
+
+
+@bp.post("/incidents/<ref>/restriction")
+@declare(Permission.incident_restrict)
+def set_restriction(ref: str):
+    """Make the incident need-to-know (members and admins only), or visible to all staff again."""
+    wanted = request.form.get("restricted", "")
+
+    def _set(db, incident):
+        if wanted not in {"on", "off"}:
+            raise InputError(Problem("choose on or off", field="restricted"))
+        access_flows.set_restricted(session=db, incident=incident, restricted=wanted == "on", actor=runtime.actor(),
+                                    now=time.now(), expected_version=request.form.get("version", type=int))
+
+    return _act(ref, _set, "Restricted: only members and admins can see it." if wanted == "on"
+                else "Every staff member can see this incident again.")
+
+
+@bp.post("/incidents/<ref>/members")
+@declare(Permission.incident_restrict)
+def add_member(ref: str):
+    """Let one more person see a restricted incident."""
+    return _act(ref, lambda db, incident: access_flows.add_member(
+        session=db, incident=incident, email=request.form.get("email", ""), actor=runtime.actor(), now=time.now()),
+        "Member added.")
+
+
+@bp.post("/incidents/<ref>/members/<int:user_id>/remove")
+@declare(Permission.incident_restrict)
+def remove_member(ref: str, user_id: int):
+    """Take a person off the incident's members."""
+    def _remove(db, incident):
+        try:
+            access_flows.remove_member(session=db, incident=incident, user_id=user_id, actor=runtime.actor(),
+                                       now=time.now())
+        except NotFound as exc:
+            raise InputError(Problem(str(exc), field="user_id")) from None
+
+    return _act(ref, _remove, "Member removed.")
 
 
 def _act(ref: str, action, success: str):

@@ -12,7 +12,7 @@ from app.core import time
 from app.core.errors import Conflict, InputError, NotFound
 from app.db import get_session
 from app.flows import tasks as flows
-from app.incidents import service as incident_service
+from app.incidents import access
 from app.incidents.forms import CsrfForm
 from app.playbooks import tasks as task_service
 from app.playbooks.models import TaskComplete, TaskStatus
@@ -29,7 +29,7 @@ def _act(ref: str, task_id: int, action, success: str):
         return redirect(url_for("incidents.incident_page", ref=ref, _anchor="tasks"))
     db = get_session()
     try:
-        incident = incident_service.get_by_ref(session=db, ref=ref)
+        incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
         task = task_service.get_task(session=db, incident_id=incident.id, task_id=task_id)
     except NotFound:
         abort(404)

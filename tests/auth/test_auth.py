@@ -78,7 +78,7 @@ def test_token_create_prints_only_the_token_and_it_works_until_revoked(runner, c
     make_user("viewer")
     result = runner.invoke(args=["tokens", "create", "--email", "viewer@example.org"])
     assert result.exit_code == 0
-    token = result.output.strip()
+    token = result.stdout.strip()  # stdout carries the token alone; expiry and scopes go to stderr
     assert re.fullmatch(r"bl_[A-Za-z0-9_-]{40,}", token), result.output
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/controllers", headers=headers).status_code == 200
