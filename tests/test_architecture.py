@@ -10,7 +10,8 @@ APP = Path(__file__).resolve().parent.parent / "app"
 LEVEL = {"core": 0, "auth": 1, "datamap": 1, "timeline": 1, "incidents": 2, "assessment": 3, "playbooks": 3,
          "clock": 3, "notifications": 4}
 # Entry points may import any domain; db and config are infrastructure every layer may use.
-ENTRY = {"api", "cli", "web", "demo", "migrations", "__init__", "scheduler", "bench", "flows", "runtime"}
+ENTRY = {"api", "cli", "web", "demo", "migrations", "__init__", "scheduler", "bench", "flows", "runtime",
+         "exports"}  # exports: a read model over every domain, like flows (issue 6)
 INFRA = {"db", "config"}
 ENTRY_FILES = {"views.py", "forms.py"}  # a domain's web views are entry points (DESIGN.md §2)
 

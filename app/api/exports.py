@@ -1,0 +1,47 @@
+"""Export endpoints: timeline formats (through GET /incidents/<ref>/timeline?format=), register metrics and exports, calendar."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+
+from app import runtime
+from app.api import api_bp
+from app.auth.permissions import Permission, declare
+from app.core import time
+from app.db import get_session
+from app.exports import metrics as metrics_service
+from app.exports.ics import calendar_feed, feed_incidents
+from app.exports.options import parse_options
+from app.exports.views import (check_redaction_choice, ics_response, register_for_request, register_response,
+                               timeline_response)
+
+
+def timeline_export(incident):
+    """The incident's timeline as ?format=json|csv|html|pdf, in ?tz=, for ?controller= (redacted unless redact=0)."""
+    options = parse_options(request.args)
+    viewer = runtime.viewer()
+    check_redaction_choice(options, str(viewer.role))
+    return timeline_response(incident, options, actor=runtime.actor().name)
+
+
+@api_bp.get("/register/metrics")
+@declare(Permission.incident_read)
+def register_metrics():
+    """The period's numbers (?from=&to=&drills=): median/p90 hours to notify customers, within contract, overdue, counts."""
+    return metrics_service.register_metrics(session=get_session(), register=register_for_request(), now=time.now())
+
+
+@api_bp.get("/register/export")
+@declare(Permission.incident_read)
+def register_export_api():
+    """The breach register of a period as ?format=csv|pdf."""
+    return register_response(request.args.get("format", "csv"))
+
+
+@api_bp.get("/calendar.ics")
+@declare(Permission.incident_read)
+def calendar_api():
+    """Open deadlines of every open incident the token's user may see, as iCalendar (bearer token)."""
+    incidents = feed_incidents(session=get_session(), viewer=runtime.viewer())
+    return ics_response(calendar_feed(session=get_session(), incidents=incidents, now=time.now(),
+                                      base_url=current_app.config.get("PUBLIC_BASE_URL") or request.host_url))
