@@ -62,7 +62,7 @@ def json_body() -> dict:
     return body
 
 
-from app.api import assessment, datamap, incidents, tasks  # noqa: E402,F401  (registers routes on api_bp)
+from app.api import assessment, datamap, incidents, regimes, tasks  # noqa: E402,F401  (registers routes on api_bp)
 from app.api import notifications  # noqa: E402,F401  issue 4: notification endpoints
 from app.api import audit, members  # noqa: E402,F401  issue 7: audit log, need-to-know
 from app.api import exports  # noqa: E402,F401  issue 6: timeline exports, register metrics, calendar

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from app.clock.models import Obligation, ObligationStatus, Reminder, ReminderKind
+from app.core.claims import claim_rows
 from app.core.time import iso, require_aware
 from app.incidents.models import Incident
 from app.timeline.service import append
@@ -29,27 +30,11 @@ def claim_due(*, session: Session, now: datetime, worker: str, limit: int = 100,
     if not worker:
         raise ValueError("worker must name the claiming process")
     expiry = now - timedelta(seconds=lease_seconds)
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        # Rows another transaction is claiming right now are skipped, not waited for; the locks we
-        # take are held until the caller commits, so no one else can claim the same rows meanwhile.
-        ids = list(session.exec(
-            select(Reminder.id).where(_claimable(now, expiry))
-            .order_by(Reminder.due_at, Reminder.id).limit(limit)
-            .with_for_update(skip_locked=True)))
-        if ids:
-            session.exec(sa.update(Reminder).where(Reminder.id.in_(ids))
-                         .values(claimed_by=worker, claimed_at=now)
-                         .execution_options(synchronize_session=False))
-    else:
-        # SQLite has one writer at a time: a single conditional UPDATE (first statement of a
-        # BEGIN IMMEDIATE transaction, see app.scheduler) re-checks the claim as it writes it.
-        inner = (select(Reminder.id).where(_claimable(now, expiry))
-                 .order_by(Reminder.due_at, Reminder.id).limit(limit))
-        stmt = (sa.update(Reminder).where(Reminder.id.in_(inner.scalar_subquery()), _claimable(now, expiry))
-                .values(claimed_by=worker, claimed_at=now).returning(Reminder.id)
-                .execution_options(synchronize_session=False))
-        ids = list(session.execute(stmt).scalars())
+    # Shared with the notification outbox (issue 4): FOR UPDATE SKIP LOCKED on PostgreSQL, a single
+    # conditional UPDATE ... RETURNING on SQLite (first statement of a BEGIN IMMEDIATE transaction).
+    ids = claim_rows(session=session, model=Reminder, claimable=_claimable(now, expiry),
+                     order_by=(Reminder.due_at, Reminder.id), values={"claimed_by": worker, "claimed_at": now},
+                     limit=limit)
     if not ids:
         return []
     rows = session.exec(select(Reminder).where(Reminder.id.in_(ids))

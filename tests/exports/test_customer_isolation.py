@@ -52,6 +52,7 @@ def _get(client, headers, ref, key, fmt, extra=""):
     return response
 
 
+@pytest.mark.pdf
 def test_every_format_holds_only_the_customers_own_slice(client, incident, lead_headers, tmp_path):
     ref, _ = incident
     for fmt in ("json", "csv", "html"):
@@ -119,6 +120,7 @@ def test_turning_redaction_off_is_for_leads(client, incident, make_user, token_f
     assert unknown.status_code == 404
 
 
+@pytest.mark.pdf
 def test_acknowledgement_link_serves_the_customers_report_once_enabled(app, client, incident, tmp_path):
     ref, token = incident
     assert client.get(f"/ack/{token}/report").status_code == 404  # CUSTOMER_EXPORT_ENABLED is off by default

@@ -35,6 +35,7 @@ def test_html_report_has_every_section_and_inline_charts(client, incident, lead_
     assert "chain intact" in html
 
 
+@pytest.mark.pdf
 def test_pdf_opens_and_its_first_page_is_not_blank(client, incident, lead_headers, tmp_path):
     response = client.get(f"/api/v1/incidents/{incident}/timeline?format=pdf", headers=lead_headers)
     assert response.status_code == 200 and response.mimetype == "application/pdf"
@@ -47,6 +48,7 @@ def test_pdf_opens_and_its_first_page_is_not_blank(client, incident, lead_header
     assert incident in text and "+00:00" in text and "Integrity of the timeline" in text
 
 
+@pytest.mark.pdf
 def test_pdf_refuses_timelines_beyond_its_cap(app, client, incident, lead_headers):
     app.config["EXPORT_PDF_MAX_EVENTS"] = 3
     response = client.get(f"/api/v1/incidents/{incident}/timeline?format=pdf", headers=lead_headers)
@@ -54,6 +56,7 @@ def test_pdf_refuses_timelines_beyond_its_cap(app, client, incident, lead_header
     assert "use format=html, csv or json" in response.get_json()["errors"][0]["message"]
 
 
+@pytest.mark.pdf
 def test_pdf_never_fetches_urls_in_user_text(tmp_path):
     from PIL import Image  # installed with WeasyPrint
 

@@ -66,6 +66,7 @@ def test_register_csv_has_decisions_rationale_and_notice_times(client, register,
     assert rows[second]["status_rationale"] == "'=Only test accounts were involved"  # formula neutralised
 
 
+@pytest.mark.pdf
 def test_register_pdf_and_page(client, register, lead_headers, make_user, login, tmp_path):
     response = client.get("/api/v1/register/export?format=pdf", headers=lead_headers)
     assert response.status_code == 200 and response.data.startswith(b"%PDF-")

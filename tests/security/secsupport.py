@@ -92,6 +92,8 @@ def _url_values(app, world, rule) -> dict | None:
             values[arg] = world.system_key
         elif arg == "fmt":
             values[arg] = "yaml" if "datamap" in rule.rule else "json"
+        elif arg == "regime_id":
+            values[arg] = "gdpr-art33"
         elif arg == "user_id":
             values[arg] = world.users["responder"].id
         elif arg == "token":
