@@ -222,8 +222,10 @@ def datamap_export(fmt: str, output: str | None, include_secrets: bool) -> None:
 @click.option("--port", default=5000, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--no-serve", is_flag=True, help="prepare the demo database and exit")
+@click.option("--no-scheduler", "embed_scheduler", flag_value=False, default=True,
+              help="do not run reminders and deliveries inside the demo process")
 @with_appcontext
-def demo_command(port: int, host: str, no_serve: bool) -> None:
+def demo_command(port: int, host: str, no_serve: bool, embed_scheduler: bool) -> None:
     """Migrate, load the demo data map, create a demo admin, print credentials and serve the app."""
     from app.demo import prepare_demo
 
@@ -238,7 +240,24 @@ def demo_command(port: int, host: str, no_serve: bool) -> None:
         click.echo(f"  sign in as {user['email']} / {user['password']}  ({user['role']})")
     click.echo(f"  open http://{host}:{port}/")
     if not no_serve:
-        current_app.run(host=host, port=port, debug=False, use_reloader=False)
+        _serve_demo(current_app._get_current_object(), host, port, embed_scheduler)
+
+
+def _serve_demo(app, host: str, port: int, embed_scheduler: bool) -> None:
+    """Serve the demo in this process, with the scheduler in a thread (DESIGN.md: only the demo embeds it)."""
+    import threading
+
+    from werkzeug.serving import run_simple
+
+    from app.scheduler import run_scheduler
+
+    if embed_scheduler:
+        interval = int(app.config["SCHEDULER_INTERVAL_SECONDS"])
+        threading.Thread(target=run_scheduler, args=(app, interval), kwargs={"worker": "demo"}, daemon=True,
+                         name="breachline-scheduler").start()
+        click.echo(f"  reminders and deliveries: embedded scheduler, every {interval} s")
+    # app.run() refuses to start inside a CLI command; werkzeug's server is what it would have used.
+    run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
 
 
 @click.command("scheduler")
