@@ -72,3 +72,22 @@ def session_scope(app: Flask | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def immediate_session(engine: sa.Engine) -> Iterator[Session]:
+    """One job transaction, committed on success; on SQLite it opens with BEGIN IMMEDIATE."""
+    with engine.connect() as conn:
+        # Taking SQLite's write lock up front means a second process waits (busy timeout) instead of
+        # failing when its read snapshot cannot be upgraded; PostgreSQL ignores the flag.
+        conn.info["immediate"] = True
+        try:
+            with Session(bind=conn, expire_on_commit=False) as session:
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+        finally:
+            conn.info.pop("immediate", None)  # info lives on the pooled connection: do not leak it

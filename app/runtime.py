@@ -65,3 +65,17 @@ def viewer():
 def parse_note(body: dict) -> NoteIn:
     """Validate a manual timeline entry."""
     return NoteIn.model_validate(body)
+
+
+def visible_incident_or_404(ref: str):
+    """The incident by reference if this user may see it; 404 otherwise, so need-to-know hides existence."""
+    from flask import abort
+
+    from app.core.errors import NotFound
+    from app.db import get_session
+    from app.incidents import access
+
+    try:
+        return access.get_visible_by_ref(session=get_session(), ref=ref, viewer=viewer())
+    except NotFound:
+        abort(404)

@@ -7,20 +7,19 @@ import os
 import platform
 import signal
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterator
+from typing import Callable
 
 import sqlalchemy as sa
 from flask import Flask
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from app.clock.models import Obligation, Reminder
 from app.clock.reminders import cancel_claimed, claim_due, describe, mark_fired, release, still_needed
 from app.core import time
 from app.core.time import iso
-from app.db import engine
+from app.db import engine, immediate_session
 from app.incidents.models import Incident
 from app.notifications.channels import DeliveryResult
 from app.notifications.channels.psirt import PsirtMessage, send_many_to_psirt
@@ -75,23 +74,9 @@ class _Message:
     drill: bool
 
 
-@contextmanager
-def job_session(app: Flask) -> Iterator[Session]:
+def job_session(app: Flask):
     """One job step's transaction, committed on success; on SQLite it opens with BEGIN IMMEDIATE."""
-    with engine(app).connect() as conn:
-        # Taking SQLite's write lock up front means a second process waits (busy timeout) instead of
-        # failing when its read snapshot cannot be upgraded; PostgreSQL ignores the flag.
-        conn.info["immediate"] = True
-        try:
-            with Session(bind=conn, expire_on_commit=False) as session:
-                try:
-                    yield session
-                    session.commit()
-                except BaseException:
-                    session.rollback()
-                    raise
-        finally:
-            conn.info.pop("immediate", None)  # info lives on the pooled connection: do not leak it
+    return immediate_session(engine(app))
 
 
 def run_tick(app: Flask, *, now: datetime, worker: str) -> TickReport:

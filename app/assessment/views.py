@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from pydantic import ValidationError
 
 from app import runtime
@@ -12,30 +12,20 @@ from app.assessment.models import DecisionIn
 from app.assessment.recommend import AssessmentInput, assess
 from app.auth.permissions import Permission, declare
 from app.core import time
-from app.core.errors import InputError, NotFound
+from app.core.errors import InputError, messages_of
 from app.db import get_session
 from app.flows import assessment as flows
 from app.flows import register as register_flow
-from app.incidents import access
 from app.incidents.forms import CsrfForm
 
 bp = Blueprint("assessment", __name__)
 
-
-def _problems(exc: Exception) -> list[str]:
-    if isinstance(exc, ValidationError):
-        return [f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in exc.errors()]
-    if isinstance(exc, InputError):
-        return [str(p) for p in exc.problems]
-    return [str(exc)]
+_incident = runtime.visible_incident_or_404
+_problems = messages_of
 
 
-def _incident(ref: str):
-    # Need-to-know: a restricted incident the user may not see answers 404, exactly like a missing one.
-    try:
-        return access.get_visible_by_ref(session=get_session(), ref=ref, viewer=runtime.viewer())
-    except NotFound:
-        abort(404)
+
+
 
 
 def _hints(incident) -> tuple[dict[str, list[str]], list[str], object]:

@@ -8,8 +8,7 @@ re-checks the claim condition as it writes it. Either way the caller commits at 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,20 +32,3 @@ def claim_rows(*, session: Session, model: Any, claimable: sa.ColumnElement, ord
     return list(session.execute(stmt).scalars())
 
 
-@contextmanager
-def immediate_session(engine: sa.Engine) -> Iterator[Session]:
-    """One job transaction, committed on success; on SQLite it opens with BEGIN IMMEDIATE."""
-    with engine.connect() as conn:
-        # Taking SQLite's write lock up front means a second process waits (busy timeout) instead of
-        # failing when its read snapshot cannot be upgraded; PostgreSQL ignores the flag.
-        conn.info["immediate"] = True
-        try:
-            with Session(bind=conn, expire_on_commit=False) as session:
-                try:
-                    yield session
-                    session.commit()
-                except BaseException:
-                    session.rollback()
-                    raise
-        finally:
-            conn.info.pop("immediate", None)  # info lives on the pooled connection: do not leak it

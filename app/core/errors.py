@@ -68,3 +68,14 @@ class ProblemCollector:
         """Raise InputError if any problem was recorded."""
         if self.problems:
             raise InputError(self.problems)
+
+
+def messages_of(exc: Exception) -> list[str]:
+    """Human-readable lines for an input error, a pydantic validation error or anything else."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        return [f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in exc.errors()]
+    if isinstance(exc, InputError):
+        return [str(p) for p in exc.problems]
+    return [str(exc)]

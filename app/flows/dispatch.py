@@ -23,7 +23,7 @@ from app import runtime
 from app.clock.models import Obligation
 from app.clock.regimes import AnchorName
 from app.clock.obligations import customer_clock
-from app.core.claims import immediate_session
+from app.db import immediate_session
 from app.core.time import iso
 from app.db import engine as engine_of
 from app.flows import incident as incident_flows

@@ -271,7 +271,7 @@ def run_retention(*, session: Session, settings: retention.RetentionSettings, no
 
 def retention_tick(app: Flask, now: datetime, worker: str) -> dict:
     """Tick hook (app.scheduler.TICK_HOOKS): run retention at most once per RETENTION_RUN_EVERY_HOURS."""
-    from app.core.claims import immediate_session
+    from app.db import immediate_session
     from app.db import engine as engine_of
 
     settings = retention.RetentionSettings.from_config(app.config)

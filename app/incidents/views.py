@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from pydantic import ValidationError
 
 from app import runtime
 from app.auth.permissions import Permission, declare
 from app.clock import obligations as obligation_service
 from app.core import time
-from app.core.errors import Conflict, InputError, NotFound, Problem
+from app.core.errors import Conflict, InputError, NotFound, Problem, messages_of
 from app.datamap.service import current_version
 from app.db import get_session
 from app.flows import dashboard
@@ -19,27 +19,18 @@ from app.incidents import access
 from app.incidents import impact as impact_service
 from app.incidents import service
 from app.incidents.forms import CsrfForm, incident_fields, scope_fields
-from app.incidents.models import BreachType, IncidentCreate, IncidentStatus, IncidentUpdate, ScopeIn, Severity, StatusChange
+from app.incidents.models import BreachType, IncidentCreate, IncidentUpdate, ScopeIn, Severity, StatusChange
 from app.timeline import service as timeline
 from app.timeline.redaction import shown as shown_events  # issue 10: events redacted under retention
 
 bp = Blueprint("incidents", __name__)
 
-
-def _problems(exc: Exception) -> list[str]:
-    if isinstance(exc, ValidationError):
-        return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-    if isinstance(exc, InputError):
-        return [str(p) for p in exc.problems]
-    return [str(exc)]
+_incident = runtime.visible_incident_or_404
+_problems = messages_of
 
 
-def _incident(ref: str):
-    # Need-to-know: a restricted incident the user may not see answers 404, exactly like a missing one.
-    try:
-        return access.get_visible_by_ref(session=get_session(), ref=ref, viewer=runtime.viewer())
-    except NotFound:
-        abort(404)
+
+
 
 
 @bp.get("/dashboard")

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from app import runtime
 from app.auth.permissions import Permission, declare
 from app.core import time
-from app.core.errors import Conflict, Forbidden, InputError, NotFound, Problem
+from app.core.errors import Conflict, Forbidden, InputError, NotFound, Problem, messages_of
 from app.db import get_session
 from app.flows import notifications as flows
 from app.incidents import access
@@ -20,6 +20,10 @@ from app.notifications.models import AckIn, NoticeFactsIn, NotificationEdit, Not
 from app.notifications.settings import NoticeSettings
 
 bp = Blueprint("notifications", __name__)
+
+_incident = runtime.visible_incident_or_404
+def _problems(exc: Exception) -> str:
+    return "; ".join(messages_of(exc))
 PAGES = "notifications/pages/"
 
 
@@ -27,12 +31,6 @@ def _settings() -> NoticeSettings:
     return NoticeSettings.from_config(current_app.config, regimes=runtime.regimes())
 
 
-def _incident(ref: str):
-    # Need-to-know: a restricted incident the user may not see answers 404, exactly like a missing one.
-    try:
-        return access.get_visible_by_ref(session=get_session(), ref=ref, viewer=runtime.viewer())
-    except NotFound:
-        abort(404)
 
 
 def _notification(notification_id: int):
@@ -45,12 +43,6 @@ def _notification(notification_id: int):
         abort(404)
 
 
-def _problems(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-    if isinstance(exc, InputError):
-        return "; ".join(str(p) for p in exc.problems)
-    return str(exc)
 
 
 def _commit_or_flash(action, success: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from sqlmodel import select
 
 from app import runtime
@@ -14,7 +14,6 @@ from app.core.errors import Conflict, Forbidden, InputError, NotFound
 from app.datamap.models import Controller
 from app.db import get_session
 from app.flows import subjects as flows
-from app.incidents import access
 from app.incidents.impact import impact_rows, latest_snapshot
 from app.notifications.models import Notification
 from app.notifications.settings import NoticeSettings
@@ -24,12 +23,9 @@ from app.subjects.pseudonym import KeyRing
 
 bp = Blueprint("subjects", __name__)
 
+_incident = runtime.visible_incident_or_404
 
-def _incident(ref: str):
-    try:
-        return access.get_visible_by_ref(session=get_session(), ref=ref, viewer=runtime.viewer())
-    except NotFound:
-        abort(404)
+
 
 
 def _messages(exc: Exception) -> list[str]:
