@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from datetime import datetime, timezone
@@ -125,7 +126,8 @@ def database_url(_template_db, tmp_path):
             # Issue 8: a test that leaves a streamed response unread keeps its session (and an
             # AccessShare lock) open; TRUNCATE would wait for it forever. Its test is over: end it.
             conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                                 "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                                 "AND state IN ('idle in transaction', 'idle in transaction (aborted)')")
             tables = [r[0] for r in conn.exec_driver_sql(
                 "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'")]
             if tables:
@@ -156,6 +158,10 @@ def app(database_url, tmp_path):
         with session_scope() as session:
             sync_taxonomy(session=session)
     yield application
+    # Streamed responses a test did not read hold a pooled connection until garbage-collected. Collect
+    # here, where a finaliser may run safely, not later inside another test's setup (CPython 3.11.7
+    # raises "AST constructor recursion depth mismatch" when a finaliser fails inside ast.parse).
+    gc.collect()
     application.extensions["breachline.engine"].dispose()
 
 

@@ -52,8 +52,14 @@ def test_a_real_server_error_logs_and_shows_no_secret(app, world, session, caplo
     parameters: SQLAlchemy puts them in the exception text that Flask logs; the page must stay generic."""
     app.config["PROPAGATE_EXCEPTIONS"] = False  # answer 500 the way production does
     with app.extensions["breachline.engine"].begin() as conn:
-        conn.execute(sa.text("CREATE TRIGGER fail_controller BEFORE UPDATE OF webhook_secret ON controller "
-                             "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"))
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("CREATE FUNCTION fail_controller() RETURNS trigger LANGUAGE plpgsql AS "
+                                 "$$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$"))
+            conn.execute(sa.text("CREATE TRIGGER fail_controller BEFORE UPDATE OF webhook_secret ON controller "
+                                 "FOR EACH ROW EXECUTE FUNCTION fail_controller()"))
+        else:
+            conn.execute(sa.text("CREATE TRIGGER fail_controller BEFORE UPDATE OF webhook_secret ON controller "
+                                 "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"))
     document = SMALL_MAP.replace('webhook: {url: "https://hooks.acme-health.example/breachline"}',
                                  f'webhook: {{url: "https://hooks.acme-health.example/breachline", '
                                  f'secret: "{WEBHOOK_SECRET}"}}')
@@ -61,8 +67,16 @@ def test_a_real_server_error_logs_and_shows_no_secret(app, world, session, caplo
     client = app.test_client()
     sign_in_as(client, world.users["lead"])
     caplog.set_level(logging.INFO)
-    response = client.post("/datamap/import", data={"file": (io.BytesIO(document.encode()), "map.yaml")},
-                           content_type="multipart/form-data")
+    try:
+        response = client.post("/datamap/import", data={"file": (io.BytesIO(document.encode()), "map.yaml")},
+                               content_type="multipart/form-data")
+    finally:
+        # PostgreSQL keeps the database between tests (TRUNCATE only): the trigger must not outlive this one.
+        with app.extensions["breachline.engine"].begin() as conn:
+            conn.execute(sa.text("DROP TRIGGER IF EXISTS fail_controller" +
+                                 (" ON controller" if conn.dialect.name == "postgresql" else "")))
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("DROP FUNCTION IF EXISTS fail_controller()"))
     page = response.get_data(as_text=True)
     assert response.status_code == 500 and "went wrong on our side" in page
     assert "disk on fire" not in page and "webhook_secret" not in page and "whsec_" not in page
