@@ -81,6 +81,8 @@ class Defaults:
     RETENTION_SUBJECT_CONTACT_DAYS = 30  # ... and at the latest this long after the incident closed
     RETENTION_FREE_TEXT_DAYS = 3 * 365  # closed incidents' free text shown redacted after this long
     RETENTION_RUN_EVERY_HOURS = 24  # the scheduler runs retention at most this often
+    INTAKE_SOURCES: dict[str, str] = {}  # issue 7: alert intake, source name -> HMAC secret (env: a JSON object)
+    INTAKE_TOLERANCE_SECONDS = 300  # signed alert timestamps older or newer than this are refused (replay)
 
 
 def load_config(app: Flask, test_config: dict | None) -> None:

@@ -67,3 +67,4 @@ from app.api import notifications  # noqa: E402,F401  issue 4: notification endp
 from app.api import audit, members  # noqa: E402,F401  issue 7: audit log, need-to-know
 from app.api import exports  # noqa: E402,F401  issue 6: timeline exports, register metrics, calendar
 from app.api import subjects  # noqa: E402,F401  issue 10: affected subjects, access, erasure, retention
+from app.api import intake  # noqa: E402,F401  issue 7: signed alert intake from SIEMs

@@ -3,7 +3,7 @@ signs out every other session."""
 
 from __future__ import annotations
 
-from flask import Flask
+import werkzeug.serving
 
 from app import create_app
 
@@ -40,12 +40,12 @@ def test_the_demo_server_turns_secure_off_for_its_http_loopback(app, runner, mon
     """`breachline demo` serves plain http on 127.0.0.1, where a Secure cookie would never come back."""
     served = {}
 
-    def fake_run(self, host=None, port=None, **kwargs):  # the real server would block the test
-        served.update(host=host, secure=self.config["SESSION_COOKIE_SECURE"])
+    def fake_run_simple(host, port, application, **kwargs):  # the real server would block the test
+        served.update(host=host, secure=application.config["SESSION_COOKIE_SECURE"])
 
-    monkeypatch.setattr(Flask, "run", fake_run)
+    monkeypatch.setattr(werkzeug.serving, "run_simple", fake_run_simple)
     assert app.config["SESSION_COOKIE_SECURE"] is True
-    result = runner.invoke(args=["demo", "--port", "5099"])
+    result = runner.invoke(args=["demo", "--port", "5099", "--no-scheduler"])
     assert result.exit_code == 0, result.output
     assert served == {"host": "127.0.0.1", "secure": False}
 
