@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Iterable
 
+from app.core.redact import rewrite_record
 from app.core.redaction import EMAIL, MARK, PHONE, Redactor, _is_phone
 
 _lock = threading.Lock()
@@ -32,20 +33,7 @@ def clean(text: str) -> str:
 
 
 def _clean_record(record: logging.LogRecord) -> None:
-    if getattr(record, "_breachline_pii", False):
-        return
-    try:
-        message = record.getMessage()
-    except Exception:  # a broken format string must not lose the log line
-        message = str(record.msg)
-    record.msg, record.args = clean(message), None
-    if record.exc_info and not record.exc_text:
-        record.exc_text = logging.Formatter().formatException(record.exc_info)
-    if record.exc_text:
-        record.exc_text = clean(record.exc_text)
-    if record.stack_info:
-        record.stack_info = clean(record.stack_info)
-    record._breachline_pii = True
+    rewrite_record(record, clean, "_breachline_pii")
 
 
 class PersonalDataLogFilter(logging.Filter):

@@ -57,24 +57,29 @@ def mask_data(value):
     return mask(value) if isinstance(value, str) else value
 
 
+def rewrite_record(record: logging.LogRecord, clean, done_flag: str) -> None:
+    """Apply clean() to a record's message, traceback and stack once (done_flag marks it), keeping the record."""
+    if getattr(record, done_flag, False):
+        return
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string must not lose the log line
+        message = str(record.msg)
+    record.msg, record.args = clean(message), None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = clean(record.exc_text)
+    if record.stack_info:
+        record.stack_info = clean(record.stack_info)
+    setattr(record, done_flag, True)
+
+
 class SecretMaskingFilter(logging.Filter):
     """A logging filter that masks secrets in a record's message and traceback (never drops a record)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "_breachline_masked", False):
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string must not lose the log line
-            message = str(record.msg)
-        record.msg, record.args = mask(message), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = mask(record.exc_text)
-        if record.stack_info:
-            record.stack_info = mask(record.stack_info)
-        record._breachline_masked = True
+        rewrite_record(record, mask, "_breachline_masked")
         return True
 
 
