@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.core.time import iso
+from app.auth.models import Role, User
+from app.incidents import access
 from app.incidents.models import Incident
 from app.playbooks import tasks as task_service
 from app.playbooks.incident_types import IncidentType
@@ -40,10 +42,25 @@ def create_for_incident(*, session: Session, incident: Incident, actor: Actor, n
     return created
 
 
+def who_may_see(*, session: Session, incident: Incident) -> set[int] | None:
+    """User ids allowed to work a restricted incident (its members and the admins); None when it is not restricted."""
+    if not incident.restricted:
+        return None
+    members = {m.user.id for m in access.members(session=session, incident_id=incident.id)}
+    admins = set(session.exec(select(User.id).where(User.role == Role.admin)))
+    return members | admins
+
+
+def assignable_users(*, session: Session, incident: Incident) -> list[User]:
+    """Active users this incident's tasks can be given to (need-to-know: members and admins when restricted)."""
+    return task_service.assignable_users(session=session, may_see=who_may_see(session=session, incident=incident))
+
+
 def assign(*, session: Session, incident: Incident, task: IncidentTask, assignee_email: str | None, actor: Actor,
            now: datetime) -> None:
-    """Assign (or unassign) a task."""
-    previous, user = task_service.assign(session=session, task=task, assignee_email=assignee_email)
+    """Assign (or unassign) a task; a restricted incident's tasks go only to people who may see it."""
+    previous, user = task_service.assign(session=session, task=task, assignee_email=assignee_email,
+                                         may_see=who_may_see(session=session, incident=incident))
     if (previous.id if previous else None) == (user.id if user else None):
         return
     summary = (f"Task “{task.title}” assigned to {user.name} ({user.email})" if user

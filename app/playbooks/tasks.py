@@ -54,14 +54,21 @@ def overdue(tasks: list[IncidentTask], now: datetime) -> list[IncidentTask]:
     return [t for t in tasks if t.is_overdue(now)]
 
 
-def assign(*, session: Session, task: IncidentTask, assignee_email: str | None) -> tuple[User | None, User | None]:
-    """Assign the task to an active user by email (empty: unassign); returns (previous, new) assignee."""
+def assign(*, session: Session, task: IncidentTask, assignee_email: str | None,
+           may_see: set[int] | None = None) -> tuple[User | None, User | None]:
+    """Assign the task to an active user by email (empty: unassign); returns (previous, new) assignee.
+
+    `may_see` (user ids) limits the choice for a restricted incident; None means anyone.
+    """
     previous = session.get(User, task.assignee_id) if task.assignee_id else None
     user = None
     if assignee_email and assignee_email.strip():
         user = session.exec(select(User).where(User.email == assignee_email.strip().lower())).first()
         if user is None or not user.active:
             raise InputError(Problem(f"no active user with email {assignee_email.strip()}", field="assignee"))
+        if may_see is not None and user.id not in may_see:
+            raise InputError(Problem(f"{user.email} is not a member of this restricted incident; add them as a "
+                                     "member first", field="assignee"))
     task.assignee_id = user.id if user else None
     session.add(task)
     session.flush()
@@ -114,6 +121,9 @@ def assignees(*, session: Session, tasks: list[IncidentTask]) -> dict[int, User]
     return {u.id: u for u in session.exec(select(User).where(User.id.in_(ids)))}
 
 
-def assignable_users(*, session: Session) -> list[User]:
-    """Active users who can be given tasks, by name."""
-    return list(session.exec(select(User).where(User.active.is_(True)).order_by(User.name)))
+def assignable_users(*, session: Session, may_see: set[int] | None = None) -> list[User]:
+    """Active users who can be given tasks, by name (only those in `may_see` when it is given)."""
+    query = select(User).where(User.active.is_(True)).order_by(User.name)
+    if may_see is not None:
+        query = query.where(User.id.in_(may_see))
+    return list(session.exec(query))

@@ -84,4 +84,4 @@ def _incident_tasks(incident, now) -> dict:
     db = get_session()
     tasks = task_service.list_tasks(session=db, incident_id=incident.id)
     return {"tasks": tasks, "assignees": task_service.assignees(session=db, tasks=tasks),
-            "users": task_service.assignable_users(session=db), "overdue": len(task_service.overdue(tasks, now))}
+            "users": flows.assignable_users(session=db, incident=incident), "overdue": len(task_service.overdue(tasks, now))}

@@ -196,3 +196,22 @@ def test_entry_points_load_incidents_only_through_the_need_to_know_guard():
     assert len(entry_points) > 8
     wrong = [hit for path in entry_points for hit in _calls(path, {"get_by_ref"})]
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_restricted_incidents_tasks_go_only_to_members_and_admins(app, client, world, hidden):
+    lead = world.tokens["lead"]
+    tasks = client.get(f"/api/v1/incidents/{hidden}/tasks", headers=lead).get_json()["items"]
+    assert tasks, "the playbook should have created tasks"
+    url = f"/api/v1/incidents/{hidden}/tasks/{tasks[0]['id']}/assign"
+
+    refused = client.post(url, json={"assignee": world.users["responder"].email}, headers=lead)
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"][0]["field"] == "assignee"
+    assert "not a member of this restricted incident" in refused.get_json()["errors"][0]["message"]
+    after = client.get(f"/api/v1/incidents/{hidden}/tasks", headers=lead).get_json()["items"][0]
+    assert after["assignee"] is None, "a refused assignment changed nothing"
+    for who in ("member", "admin"):
+        assert client.post(url, json={"assignee": world.users[who].email}, headers=lead).status_code == 200
+
+    page = _web(app, world.users["lead"], f"/incidents/{hidden}").get_data(as_text=True)
+    assert world.users["member"].email in page and world.users["responder"].email not in page
