@@ -15,6 +15,7 @@ from app.timeline.service import append
 
 ACTOR = "scheduler"
 RESULT_MAX = 2000  # Reminder.result column width
+RESTRICTED_TITLE = "(restricted incident: open Breachline to see it)"
 
 
 def _claimable(now: datetime, expiry: datetime):
@@ -122,11 +123,13 @@ def describe(reminder: Reminder, obligation: Obligation, incident: Incident, *,
         when = (f"{what} {deadline:%Y-%m-%d %H:%M} UTC, "
                 + (f"{_span(left)} left" if left >= 0 else f"overdue by {_span(left)}"))
     drill = "[DRILL] " if incident.drill else ""
+    # The PSIRT mailbox is wider than a need-to-know incident's members: name it, never describe it.
+    title = RESTRICTED_TITLE if incident.restricted else incident.title
     subject = f"{drill}{incident.ref}: {obligation.title} — {reminder.label}"
     link = f"/incidents/{incident.ref}"
     lines = [
         *(["DRILL — this is an exercise, not a real incident.", ""] if incident.drill else []),
-        f"Incident:   {incident.ref} {incident.title}",
+        f"Incident:   {incident.ref} {title}",
         f"Obligation: {obligation.title}",
         f"Recipient:  {obligation.recipient_kind}" + (f" ({obligation.recipient_key})"
                                                       if obligation.recipient_key else ""),
@@ -144,7 +147,7 @@ def describe(reminder: Reminder, obligation: Obligation, incident: Incident, *,
         "id": f"reminder-{reminder.id}",
         "reminder": {"id": reminder.id, "kind": str(reminder.kind), "label": reminder.label,
                      "due_at": iso(reminder.due_at)},
-        "incident": {"ref": incident.ref, "title": incident.title, "drill": incident.drill, "link": link},
+        "incident": {"ref": incident.ref, "title": title, "restricted": incident.restricted, "drill": incident.drill, "link": link},
         "obligation": {"id": obligation.id, "title": obligation.title, "regime_id": obligation.regime_id,
                        "stage_id": obligation.stage_id, "recipient_kind": obligation.recipient_kind,
                        "recipient_key": obligation.recipient_key, "due_at": iso(obligation.due_at),

@@ -399,3 +399,16 @@ def test_webhook_is_signed_and_a_5xx_is_retried(app, session, now, receiver):
     payload = json.loads(body)
     assert payload["type"] == "breachline.reminder" and payload["incident"]["ref"] == "INC-2026-0001"
     assert "HTTP 200" in reload(session, reminder.id).result
+
+
+def test_describe_keeps_a_restricted_incidents_title_out_of_the_psirt_mailbox(session, now):
+    incident = add_incident(session, now, n=8)
+    incident.restricted = True
+    obligation = add_obligation(session, incident, now, due_in=timedelta(hours=5))
+    reminder = add_reminder(session, obligation, now, label="50% of the window", kind=ReminderKind.progress)
+
+    subject, text, payload = describe(reminder, obligation, incident, now=now)
+
+    assert "Leak 8" not in subject + text + str(payload)
+    assert "INC-2026-0008 (restricted incident" in text
+    assert payload["incident"]["restricted"] is True and payload["incident"]["ref"] == "INC-2026-0008"
