@@ -21,19 +21,30 @@ _patterns: list = []
 _installed = False
 
 
-def clean(text: str) -> str:
-    """The text with emails, phone numbers and configured patterns replaced by markers."""
+# Request lines, status codes and byte counts: digit runs that look like local phone numbers
+# ("200 8123"), and phone numbers never travel in URLs here (lookups are POSTs).
+ACCESS_LOGGERS = frozenset({"gunicorn.access", "werkzeug"})
+
+
+def clean(text: str, *, phones: bool = True) -> str:
+    """The text with emails, phone numbers (unless phones=False) and configured patterns replaced by markers."""
     if not text:
         return text
     for regex in _patterns:
         text = regex.sub(MARK.format(kind="pattern"), text)
     if "@" in text:
         text = EMAIL.sub(MARK.format(kind="email"), text)
+    if not phones:
+        return text
     return PHONE.sub(lambda m: MARK.format(kind="phone") if _is_phone(m.group(0)) else m.group(0), text)
 
 
+def _clean_access_line(text: str) -> str:
+    return clean(text, phones=False)
+
+
 def _clean_record(record: logging.LogRecord) -> None:
-    rewrite_record(record, clean, "_breachline_pii")
+    rewrite_record(record, _clean_access_line if record.name in ACCESS_LOGGERS else clean, "_breachline_pii")
 
 
 class PersonalDataLogFilter(logging.Filter):

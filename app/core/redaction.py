@@ -25,6 +25,7 @@ IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?![\w.]|\.\d)
 # A leading "+" may follow "tel:"; a leading digit may not follow ":" "." "," (times, decimals) or "word-" (refs).
 PHONE = re.compile(r"(?:(?<![\w+])\+|(?<![\w+:.,])(?<!\w-))\(?\d{1,4}\)?(?:[ ./-]?\(?\d{1,5}\)?){2,6}(?![\w])")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+IPV4_SHAPE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
 @dataclass
@@ -58,6 +59,8 @@ def _valid_ip(text: str) -> bool:
 def _is_phone(text: str) -> bool:
     digits = sum(ch.isdigit() for ch in text)
     if digits < 7 or digits > 15:  # E.164 allows at most 15 digits
+        return False
+    if IPV4_SHAPE.fullmatch(text):  # a dotted quad is an address (redacted as such where wanted), never a phone
         return False
     if ISO_DATE.match(text.lstrip("(")) or re.fullmatch(r"\d+(?:[.,]\d+)?", text):
         # Dates, bare and decimal numbers (counts, ids, seconds.micros) are not phone numbers; "+4930..." is.
