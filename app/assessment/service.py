@@ -136,6 +136,9 @@ def record(*, session: Session, incident_id: int, inputs: AssessmentInput, resul
            decision: DecisionIn | None, rationale: str, assessor: str, now: datetime) -> Assessment:
     """Store an assessment with its decision as the incident's next one in the history."""
     notify, communicate, overridden = decide(result, decision, rationale)
+    # Two assessors saving at once would read the same max(seq) and one would hit the unique key (a 500):
+    # the incident row lock serialises them on PostgreSQL (SQLite has a single writer anyway).
+    session.exec(select(Incident.id).where(Incident.id == incident_id).with_for_update()).first()
     last = session.exec(select(func.max(Assessment.seq)).where(Assessment.incident_id == incident_id)).one() or 0
     row = Assessment(incident_id=incident_id, seq=last + 1, inputs=inputs.model_dump(mode="json"),
                      result=result_document(result), decision_notify_sa=notify, decision_communicate=communicate,
