@@ -26,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app.exports.views import bp as exports_bp  # issue 6: exports, calendar, customer report
     from app.web import bp as web_bp
     from app.subjects.views import bp as subjects_bp  # issue 10: affected subjects, access, erasure, retention
+    from app.api.openapi import docs_bp  # issue 7: the API reference page at /api/docs
 
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=str(ROOT / "app" / "static"),
                 instance_relative_config=True)
@@ -36,7 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     install_pii_log_filter(app.config.get("REDACT_PATTERNS"))  # issue 10
     security.csrf.exempt(api_bp)  # bearer tokens, no cookies: CSRF cannot apply
     for blueprint in (web_bp, auth_bp, datamap_bp, incidents_bp, assessment_bp, playbooks_bp, notifications_bp, exports_bp,
-                      subjects_bp, api_bp):
+                      subjects_bp, api_bp, docs_bp):
         app.register_blueprint(blueprint)
     register_commands(app)
     return app

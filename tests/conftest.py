@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.db import make_engine
 from app.migrations import upgrade
+from mapdata import SMALL_MAP
 
 PG_URL = os.environ.get("BREACHLINE_DATABASE_URL", "")
 ON_POSTGRES = PG_URL.startswith("postgresql")
@@ -239,3 +240,37 @@ def count_rows(app):
             return conn.execute(sa.text(f'SELECT count(*) FROM "{table}"')).scalar_one()
 
     return _count
+
+
+@pytest.fixture
+def mapped(runner, tmp_path):
+    """The small data map (tests/mapdata.py) imported through the CLI."""
+    path = tmp_path / "map.yaml"
+    path.write_text(SMALL_MAP)
+    result = runner.invoke(args=["datamap", "import", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture(scope="session")
+def _password_hash() -> str:
+    """The argon2 hash of the test password, computed once (hashing costs about a second here)."""
+    from app.auth.service import hash_password
+
+    return hash_password(PASSWORD)
+
+
+@pytest.fixture
+def quick_user(app, now, _password_hash):
+    """Like make_user (same password), without paying for argon2 on every user."""
+    from app.auth.models import Role, User
+    from app.db import session_scope
+
+    def _make(role: str = "responder", email: str | None = None, name: str | None = None) -> User:
+        with app.app_context(), session_scope() as s:
+            user = User(email=email or f"{role}@example.org", name=name or role.title(), role=Role(role),
+                        password_hash=_password_hash, created_at=now)
+            s.add(user)
+            s.flush()
+            return user
+
+    return _make

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
-
 from app.api import api_bp
+from app.api.queries import ControllerListQuery, PageQuery, SystemListQuery, parse_page_query
+from app.api.schemas.datamap import ControllerOut, ControllerPage, SystemOut, SystemPage, VersionPage
+from app.api.spec import operation
 from app.auth.permissions import Permission, declare
 from app.core.pagination import PageRequest
 from app.core.time import iso
@@ -14,8 +15,7 @@ from app.db import get_session
 
 
 def _page_request() -> PageRequest:
-    return PageRequest.parse(request.args, default_size=current_app.config["PAGE_SIZE"],
-                             max_size=current_app.config["MAX_PAGE_SIZE"])
+    return parse_page_query(PageQuery)[1]
 
 
 def controller_summary(c: Controller, jurisdictions: list[str]) -> dict:
@@ -40,18 +40,21 @@ def system_doc(s: System) -> dict:
 
 @api_bp.get("/controllers")
 @declare(Permission.datamap_read)
+@operation(tags=["datamap"], query=ControllerListQuery, responses={200: ControllerPage})
 def list_controllers():
     """Controllers, paginated, filterable by q, country, sector and jurisdiction."""
     db = get_session()
-    filters = service.ControllerFilter(**{k: request.args.get(k, "").strip()
+    query, page_request = parse_page_query(ControllerListQuery)
+    filters = service.ControllerFilter(**{k: getattr(query, k).strip()
                                           for k in ("q", "country", "sector", "jurisdiction")})
-    page = service.list_controllers(session=db, filters=filters, page=_page_request())
+    page = service.list_controllers(session=db, filters=filters, page=page_request)
     jurisdictions = service.jurisdictions_of(session=db, controller_ids=[c.id for c in page.items])
     return {"items": [controller_summary(c, jurisdictions[c.id]) for c in page.items], **page.meta()}
 
 
 @api_bp.get("/controllers/<key>")
 @declare(Permission.datamap_read)
+@operation(tags=["datamap"], responses={200: ControllerOut})
 def get_controller(key: str):
     """One controller with contacts, contract, channels (no secrets) and processing records."""
     db = get_session()
@@ -71,14 +74,17 @@ def get_controller(key: str):
 
 @api_bp.get("/systems")
 @declare(Permission.datamap_read)
+@operation(tags=["datamap"], query=SystemListQuery, responses={200: SystemPage})
 def list_systems():
     """Systems, paginated, with the number of controllers whose data each holds."""
-    page = service.list_systems(session=get_session(), page=_page_request(), q=request.args.get("q", "").strip())
+    query, page_request = parse_page_query(SystemListQuery)
+    page = service.list_systems(session=get_session(), page=page_request, q=query.q.strip())
     return {"items": [{**system_doc(s), "controllers": n} for s, n in page.items], **page.meta()}
 
 
 @api_bp.get("/systems/<key>")
 @declare(Permission.datamap_read)
+@operation(tags=["datamap"], query=PageQuery, responses={200: SystemOut})
 def get_system(key: str):
     """One system and the controllers whose data it holds (paginated)."""
     db = get_session()
@@ -95,6 +101,7 @@ def get_system(key: str):
 
 @api_bp.get("/datamap/versions")
 @declare(Permission.datamap_read)
+@operation(tags=["datamap"], query=PageQuery, responses={200: VersionPage})
 def list_versions():
     """Data-map versions, newest first."""
     page = service.list_versions(session=get_session(), page=_page_request())

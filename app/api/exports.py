@@ -6,12 +6,16 @@ from flask import current_app, request
 
 from app import runtime
 from app.api import api_bp
+from app.api.queries import PeriodQuery, RegisterExportQuery, TimelineExportQuery, parse_query
+from app.api.schemas.assessment import MetricsOut
+from app.api.spec import BINARY, TEXT, Media, operation
 from app.auth.permissions import Permission, declare
 from app.core import time
 from app.db import get_session
 from app.exports import metrics as metrics_service
 from app.exports.ics import calendar_feed, feed_incidents
 from app.exports.options import parse_options
+from app.incidents import access
 from app.exports.views import (check_redaction_choice, ics_response, register_for_request, register_response,
                                timeline_response)
 
@@ -24,22 +28,42 @@ def timeline_export(incident):
     return timeline_response(incident, options, actor=runtime.actor().name)
 
 
+@api_bp.get("/incidents/<ref>/export")
+@declare(Permission.incident_read)
+@operation(tags=["exports"], query=TimelineExportQuery,
+           responses={200: Media({"application/json": {"$ref": "#/components/schemas/TimelineExport"},
+                                  "text/csv": TEXT, "text/html": TEXT, "application/pdf": BINARY},
+                                 headers={"Content-Disposition": "the file name"})})
+def incident_export_api(ref: str):
+    """The incident's timeline or report as ?format=json|csv|html|pdf, ?tz=, ?controller= (redacted unless redact=0)."""
+    incident = access.get_visible_by_ref(session=get_session(), ref=ref, viewer=runtime.viewer())
+    parse_options(request.args)  # the web export's checks first: they name every bad option at once (tz too)
+    parse_query(TimelineExportQuery)
+    return timeline_export(incident)
+
+
 @api_bp.get("/register/metrics")
 @declare(Permission.incident_read)
+@operation(tags=["exports"], query=PeriodQuery, responses={200: MetricsOut})
 def register_metrics():
     """The period's numbers (?from=&to=&drills=): median/p90 hours to notify customers, within contract, overdue, counts."""
+    parse_query(PeriodQuery)  # register_for_request() reads the same arguments once they are known to be valid
     return metrics_service.register_metrics(session=get_session(), register=register_for_request(), now=time.now())
 
 
 @api_bp.get("/register/export")
 @declare(Permission.incident_read)
+@operation(tags=["exports"], query=RegisterExportQuery,
+           responses={200: Media({"text/csv": TEXT, "application/pdf": BINARY},
+                                 headers={"Content-Disposition": "the file name"})})
 def register_export_api():
     """The breach register of a period as ?format=csv|pdf."""
-    return register_response(request.args.get("format", "csv"))
+    return register_response(parse_query(RegisterExportQuery).format)
 
 
 @api_bp.get("/calendar.ics")
 @declare(Permission.incident_read)
+@operation(tags=["exports"], responses={200: Media({"text/calendar": TEXT})})
 def calendar_api():
     """Open deadlines of every open incident the token's user may see, as iCalendar (bearer token)."""
     incidents = feed_incidents(session=get_session(), viewer=runtime.viewer())

@@ -13,7 +13,9 @@ from flask import current_app, request
 from sqlalchemy.exc import IntegrityError
 
 from app import runtime
-from app.api import api_bp
+from app.api import api_bp, body_as
+from app.api.schemas.regimes import IntakeOut
+from app.api.spec import Media, operation
 from app.auth.permissions import Permission, declare
 from app.core import time
 from app.core.errors import InputError, Problem
@@ -31,6 +33,12 @@ def _unauthorized(detail: str):
 
 @api_bp.post("/intake/alerts")
 @declare(Permission.public)
+@operation(tags=["intake"], security=False, body=intake.AlertIn, errors=(401, 409),
+           responses={201: Media({"application/json": IntakeOut}, headers={"Location": "the new incident"}),
+                      200: IntakeOut},
+           headers={"X-Breachline-Source": "the source's name in INTAKE_SOURCES",
+                    "X-Breachline-Timestamp": "Unix seconds; within INTAKE_TOLERANCE_SECONDS of now",
+                    "X-Breachline-Signature": 'sha256=<hex HMAC-SHA256 of "<timestamp>." + raw body>'})
 def intake_alert():
     """Accept a signed alert: 201 {"ref", "created": true} for a new incident, 200 when it joined an open one."""
     source = request.headers.get("X-Breachline-Source", "").strip()
@@ -54,7 +62,7 @@ def intake_alert():
         payload = None
     if not isinstance(payload, dict):
         raise InputError(Problem("the body must be a JSON object", field="body"))
-    alert = intake.AlertIn.model_validate(payload)
+    alert = body_as(intake.AlertIn, payload)
     known = runtime.incident_type_ids()
     if alert.incident_type not in known:
         raise InputError(Problem(f"unknown incident type {alert.incident_type!r}; known: {', '.join(sorted(known))}",

@@ -5,9 +5,12 @@ from __future__ import annotations
 from sqlmodel import Field, SQLModel
 
 from app import runtime
-from app.api import api_bp, json_body
+from app.api import api_bp, body_as
+from app.api.schemas.incidents import MemberList
+from app.api.spec import operation
 from app.auth.permissions import Permission, declare
 from app.core import time
+from app.core.numbers import ROW_ID_MAX
 from app.core.time import iso
 from app.db import get_session
 from app.flows import access as flows
@@ -26,7 +29,7 @@ class RestrictionIn(SQLModel):
 
     model_config = {"extra": "forbid"}
     restricted: bool
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=ROW_ID_MAX)
 
 
 def _members_document(db, incident) -> dict:
@@ -42,6 +45,7 @@ def _incident(db, ref: str):
 
 @api_bp.get("/incidents/<ref>/members")
 @declare(Permission.incident_read)
+@operation(tags=["access"], responses={200: MemberList})
 def list_members(ref: str):
     """Who may see the incident when it is restricted (admins always can)."""
     db = get_session()
@@ -50,11 +54,12 @@ def list_members(ref: str):
 
 @api_bp.post("/incidents/<ref>/members")
 @declare(Permission.incident_restrict)
+@operation(tags=["access"], body=MemberIn, responses={201: MemberList}, errors=(409,))
 def add_member(ref: str):
     """Add a member by email; 201 with the member list."""
     db = get_session()
     incident = _incident(db, ref)
-    data = MemberIn.model_validate(json_body())
+    data = body_as(MemberIn)
     flows.add_member(session=db, incident=incident, email=data.email, actor=runtime.actor(), now=time.now())
     db.commit()
     return _members_document(db, incident), 201
@@ -62,6 +67,7 @@ def add_member(ref: str):
 
 @api_bp.delete("/incidents/<ref>/members/<int:user_id>")
 @declare(Permission.incident_restrict)
+@operation(tags=["access"], responses={200: MemberList})
 def remove_member(ref: str, user_id: int):
     """Remove a member."""
     db = get_session()
@@ -73,11 +79,12 @@ def remove_member(ref: str, user_id: int):
 
 @api_bp.put("/incidents/<ref>/restriction")
 @declare(Permission.incident_restrict)
+@operation(tags=["access"], body=RestrictionIn, responses={200: MemberList}, errors=(409,))
 def set_restriction(ref: str):
     """Make the incident need-to-know or visible to all staff: {"restricted": bool, "version": optional}."""
     db = get_session()
     incident = _incident(db, ref)
-    data = RestrictionIn.model_validate(json_body())
+    data = body_as(RestrictionIn)
     flows.set_restricted(session=db, incident=incident, restricted=data.restricted, actor=runtime.actor(),
                          now=time.now(), expected_version=data.version)
     db.commit()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import request
-
 from app import runtime
 from app.api import api_bp
+from app.api.queries import DeadlineQuery, parse_query
+from app.api.schemas.regimes import DeadlinesOut, RegimeList
+from app.api.spec import operation
 from app.auth.permissions import Permission, declare
 from app.clock.deadlines import DeadlineKind, compute_due, earliest, resolve_contract, zone
 from app.clock.regimes import Regime
@@ -27,6 +28,7 @@ def regime_document(regime: Regime) -> dict:
 
 @api_bp.get("/regimes")
 @declare(Permission.incident_read)
+@operation(tags=["regimes"], responses={200: RegimeList})
 def list_regimes():
     """Every regime in playbooks/regimes/."""
     regimes = runtime.regimes()
@@ -34,24 +36,21 @@ def list_regimes():
 
 
 def _calculator_args() -> tuple:
+    query = parse_query(DeadlineQuery)  # the documented shapes first: a missing or naive anchor is a 422 here
     problems = []
-    raw = request.args.get("anchor")
     anchor = None
-    if not raw:
-        problems.append(Problem("required: ISO 8601 date-time with a UTC offset", field="anchor"))
-    else:
-        try:
-            anchor = parse_aware(raw, "anchor")
-        except ValueError as exc:
-            problems.append(Problem(str(exc), field="anchor"))
-    tz = request.args.get("timezone")
+    try:
+        anchor = parse_aware(query.anchor, "anchor")
+    except ValueError as exc:  # the right shape, but no such time (month 13, offset +25:00)
+        problems.append(Problem(str(exc), field="anchor"))
+    tz = query.timezone
     if tz:
         try:
             zone(tz)
         except ValueError as exc:
             problems.append(Problem(str(exc), field="timezone"))
-    country = (request.args.get("country") or "").upper() or None
-    subdivision = request.args.get("subdivision") or None
+    country = (query.country or "").upper() or None
+    subdivision = query.subdivision or None
     if problems:
         raise InputError(problems)
     return anchor, tz, country, subdivision
@@ -59,6 +58,7 @@ def _calculator_args() -> tuple:
 
 @api_bp.get("/regimes/<regime_id>/deadlines")
 @declare(Permission.incident_read)
+@operation(tags=["regimes"], query=DeadlineQuery, responses={200: DeadlinesOut})
 def regime_deadlines(regime_id: str):
     """Every stage's due time for an anchor (?anchor=ISO with offset[&country=&subdivision=&timezone=])."""
     regime = runtime.regimes().get(regime_id)

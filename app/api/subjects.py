@@ -5,7 +5,11 @@ from __future__ import annotations
 from flask import current_app, request
 
 from app import runtime
-from app.api import api_bp, json_body
+from app.api import api_bp, body_as
+from app.api.queries import TRUE, RetentionQuery, SubjectListQuery, parse_page_query, parse_query
+from app.api.schemas.subjects import (AccessOut, CommunicationOut, EraseOut, ImportOut, RetentionOut, SendOut,
+                                      SubjectList)
+from app.api.spec import TEXT, Media, operation
 from app.auth.permissions import Permission, declare
 from app.core import time
 from app.core.errors import InputError, Problem
@@ -19,6 +23,12 @@ from app.subjects.models import EraseIn, LookupIn, SendIn
 from app.subjects.pseudonym import KeyRing
 
 
+# A CSV file as the body, or as the multipart field `file` (what a browser form or `curl -F` sends).
+CSV_UPLOAD = Media({"text/csv": TEXT, "multipart/form-data": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "contentMediaType": "text/csv", "description": "the CSV file"}}}})
+
+
 def _ring() -> KeyRing:
     return KeyRing.from_config(current_app.config)
 
@@ -29,6 +39,7 @@ def _notice_settings() -> NoticeSettings:
 
 @api_bp.post("/incidents/<ref>/subjects/import/<controller_key>")
 @declare(Permission.subjects_manage)
+@operation(tags=["subjects"], body=CSV_UPLOAD, responses={201: ImportOut}, errors=(409,))
 def import_subjects(ref: str, controller_key: str):
     """Import a CSV of subjects (body text/csv, or multipart field `file`) for one controller."""
     db = get_session()
@@ -48,25 +59,30 @@ def import_subjects(ref: str, controller_key: str):
 
 @api_bp.get("/incidents/<ref>/subjects")
 @declare(Permission.subjects_manage)
+@operation(tags=["subjects"], query=SubjectListQuery, responses={200: SubjectList}, errors=(409,))
 def list_subjects(ref: str):
-    """Subject rows of the incident with delivery status (pseudonyms, masked contacts)."""
+    """Subject rows of the incident with delivery status (pseudonyms, masked contacts), paginated; ?status=, ?controller=."""
     db = get_session()
     incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    query, page = parse_page_query(SubjectListQuery)
     service.sync_delivery(session=db, incident_id=incident.id)
     db.commit()
-    rows = service.list_for(session=db, incident_id=incident.id)
+    rows = service.page_for(session=db, incident_id=incident.id, page=page, status=query.status,
+                            controller_key=query.controller)
     return {"incident": incident.ref, "counts": {str(k): v for k, v in
                                                  service.counts_for(session=db, incident_id=incident.id).items()},
-            "subjects": [{"row_id": s.id, "controller_id": s.controller_id, "key_id": s.key_id,
-                          "pseudonym": s.pseudonym, "contact": service.mask_contact(s.contact),
-                          "status": str(s.status), "delivered_at": iso(s.delivered_at)} for s in rows]}
+            "items": [{"row_id": s.id, "controller_id": s.controller_id, "key_id": s.key_id,
+                       "pseudonym": s.pseudonym, "contact": service.mask_contact(s.contact),
+                       "status": str(s.status), "delivered_at": iso(s.delivered_at)} for s in rows.items],
+            **rows.meta()}
 
 
 @api_bp.post("/incidents/<ref>/subjects/communication")
 @declare(Permission.subjects_manage)
+@operation(tags=["subjects"], body=SendIn, responses={201: CommunicationOut}, errors=(409,))
 def draft_communication(ref: str):
     """Draft the Art. 34 communication for one controller's subjects; approve it with the notification endpoints."""
-    data = SendIn.model_validate(json_body())
+    data = body_as(SendIn)
     db = get_session()
     incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
     n = flows.prepare_communication(session=db, incident=incident, controller=flows.controller_of(
@@ -77,9 +93,10 @@ def draft_communication(ref: str):
 
 @api_bp.post("/incidents/<ref>/subjects/send")
 @declare(Permission.subjects_manage)
+@operation(tags=["subjects"], body=SendIn, responses={202: SendOut}, errors=(409,))
 def send_communication(ref: str):
     """Queue the approved communication to every listed subject of one controller (through the outbox)."""
-    data = SendIn.model_validate(json_body())
+    data = body_as(SendIn)
     db = get_session()
     incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
     result = flows.send(session=db, incident=incident, controller=flows.controller_of(session=db, key=data.controller),
@@ -91,9 +108,10 @@ def send_communication(ref: str):
 
 @api_bp.post("/subjects/access")
 @declare(Permission.subjects_manage)
+@operation(tags=["subjects"], body=LookupIn, responses={200: AccessOut}, errors=(404, 409))
 def subject_access():
     """'Was I affected?': everything held about an identifier, as JSON (POST: identifiers never go in URLs)."""
-    data = LookupIn.model_validate(json_body())
+    data = body_as(LookupIn)
     db = get_session()
     controller = flows.controller_of(session=db, key=data.controller) if data.controller else None
     document = flows.access_export(session=db, identifier=data.identifier, ring=_ring(), actor=runtime.actor(),
@@ -104,9 +122,10 @@ def subject_access():
 
 @api_bp.post("/subjects/erase")
 @declare(Permission.subjects_manage)
+@operation(tags=["subjects"], body=EraseIn, responses={200: EraseOut}, errors=(404, 409))
 def subject_erase():
     """Erase or pseudonymise a subject everywhere; each incident's timeline records it without personal data."""
-    data = EraseIn.model_validate(json_body())
+    data = body_as(EraseIn)
     db = get_session()
     controller = flows.controller_of(session=db, key=data.controller) if data.controller else None
     n = flows.erase(session=db, identifier=data.identifier, mode=data.mode, reason=data.reason, ring=_ring(),
@@ -117,9 +136,10 @@ def subject_erase():
 
 @api_bp.post("/retention/run")
 @declare(Permission.subjects_manage)
+@operation(tags=["subjects"], query=RetentionQuery, responses={200: RetentionOut})
 def retention_run():
     """Run retention now (`?dry_run=1`: only show what would change)."""
-    dry = (request.args.get("dry_run") or "").lower() in {"1", "true", "yes"}
+    dry = parse_query(RetentionQuery).dry_run in TRUE
     db = get_session()
     plan = flows.run_retention(session=db, settings=retention.RetentionSettings.from_config(current_app.config),
                                now=time.now(), actor=runtime.actor().name, dry_run=dry)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PydanticField
 from sqlmodel import JSON, Field, SQLModel
 
 from app.assessment.recommend import AssessmentInput
@@ -35,18 +37,20 @@ class Assessment(SQLModel, table=True):
         return self.result.get("recommendation", {})
 
 
-class DecisionIn(SQLModel):
+# DecisionIn and AssessmentCreate are pydantic models, not SQLModel ones: SQLModel ignores the strict=True the
+# API validates with, so `"notify_supervisory_authority": 1` or a count of "12" would slip through.
+class DecisionIn(BaseModel):
     """The human decision; a missing answer follows the recommendation."""
 
-    model_config = {"extra": "forbid"}
+    model_config = ConfigDict(extra="forbid")
     notify_supervisory_authority: bool | None = None
     communicate_to_data_subjects: bool | None = None
 
 
-class AssessmentCreate(SQLModel):
+class AssessmentCreate(BaseModel):
     """An assessment of an incident through the API: the facts, an optional decision and the rationale."""
 
-    model_config = {"extra": "forbid"}
+    model_config = ConfigDict(extra="forbid")
     inputs: AssessmentInput
     decision: DecisionIn | None = None
-    rationale: str = Field(default="", max_length=5000)
+    rationale: str = PydanticField(default="", max_length=5000)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.assessment import enisa
 from app.assessment.enisa import (AvailabilityLoss, Band, ConfidentialityLoss, Identifiability,
                                   IntegrityLoss, Severity)
+from app.core.numbers import COUNT_MAX
 from app.datamap.taxonomy import EnisaType, taxonomy
 
 # Breachline's working thresholds, not numbers from the law. Restore: EDPB 01/2021 case 1 took "a
@@ -79,7 +80,7 @@ class AssessmentInput(BaseModel):
 
     breach_types: list[BreachType] = Field(min_length=1)
     data_categories: list[str]  # fideslang data category keys
-    subjects_count: int = Field(ge=0)
+    subjects_count: int = Field(ge=0, le=COUNT_MAX)
     vulnerable_subjects: bool
     malicious: bool
     exfiltration: Exfiltration
@@ -87,7 +88,7 @@ class AssessmentInput(BaseModel):
     backup: Backup
     restored_within_hours: float | None = Field(default=None, ge=0)  # None: not (yet) restored
     recipient: Recipient
-    recipients_count: int | None = Field(default=None, ge=0)  # None: not known
+    recipients_count: int | None = Field(default=None, ge=0, le=COUNT_MAX)  # None: not known
     recovery_confirmed: bool  # recipients confirmed deletion or returned the data
     identifiability: Identifiability
     dpc_adjustment: int = Field(default=0, ge=-3, le=3)  # ENISA contextual adjustment, whole steps

@@ -31,10 +31,7 @@ _problems = messages_of
 def _hints(incident) -> tuple[dict[str, list[str]], list[str], object]:
     """The incident type's assessment hints by form field, the general ones, and the type itself."""
     kind = runtime.incident_types().get(incident.incident_type)
-    by_field: dict[str, list[str]] = {}
-    general: list[str] = []
-    for hint in (kind.assessment_hints if kind else []):
-        (by_field.setdefault(hint.field, []) if hint.field else general).append(hint.question)
+    by_field, general = flows.hints_of(kind)
     return by_field, general, kind
 
 
@@ -61,10 +58,9 @@ def _page(incident, *, values: dict, sources: dict, decision: dict | None = None
 def assessment_page(ref: str):
     """The assessment form prefilled from the incident and its impact, the live recommendation and the history."""
     incident = _incident(ref)
-    _, _, kind = _hints(incident)
-    values, sources = service.prefill(session=get_session(), incident=incident,
-                                      default_breach_types=kind.default_breach_types if kind else ())
-    return _page(incident, values=values, sources=sources)
+    form = flows.new_form(session=get_session(), incident=incident,
+                          incident_type=runtime.incident_types().get(incident.incident_type))
+    return _page(incident, values=form.values, sources=form.sources)
 
 
 @bp.post("/incidents/<ref>/assessment/preview")

@@ -115,7 +115,7 @@ def zone(tz: str) -> ZoneInfo:
     """Return the IANA time zone named tz, or raise ValueError naming it."""
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # OSError: a name too long for a file path
         raise ValueError(f"unknown time zone {tz!r}") from None
 
 

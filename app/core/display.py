@@ -14,7 +14,7 @@ def in_zone(value: datetime | None, tz: str = "UTC") -> datetime | None:
         return None
     try:
         zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file path
         zone = UTC
     return value.astimezone(zone)
 

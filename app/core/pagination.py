@@ -56,3 +56,4 @@ class Page(Generic[T]):
         """Pagination metadata for API responses."""
         return {"page": self.request.page, "per_page": self.request.per_page, "total": self.total,
                 "pages": self.pages}
+

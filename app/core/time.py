@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AwareDatetime, BeforeValidator, WithJsonSchema
 
 UTC = timezone.utc
 
@@ -38,6 +39,8 @@ def iso(value: datetime | None) -> str | None:
     """Format an aware datetime as ISO 8601 UTC with a Z suffix."""
     if value is None:
         return None
+    if value.tzinfo is UTC:  # what UTCDateTime returns: skip the checks (an export formats millions)
+        return value.isoformat().replace("+00:00", "Z")
     return require_aware(value).isoformat().replace("+00:00", "Z")
 
 
@@ -66,12 +69,26 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.astimezone(UTC)
 
 
+# RFC 3339 with a required offset, years 1900-2099: what the API documents (format date-time plus this
+# pattern) and exactly what AwareISO accepts. Digits are [0-9] (Python's \d also takes other scripts'
+# digits); the year range keeps deadline arithmetic (years 1 and 9999 overflow) and the register sane.
+AWARE_ISO_PATTERN = (r"^(19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+                     r"([Zz]|[+-][0-9]{2}:[0-9]{2})$")
+_AWARE_ISO = re.compile(AWARE_ISO_PATTERN[1:-1])
+AWARE_ISO_EXAMPLE = "2026-03-28T20:00:00+01:00"
+
+
 def _iso_text_only(value):
-    # JSON numbers would otherwise be read as Unix timestamps; the API promises ISO 8601 with an offset.
-    if isinstance(value, (str, datetime)):
+    # JSON numbers (and numeric strings) would otherwise be read as Unix timestamps, and "2026-03-28 20:00Z"
+    # or "20260328T2000Z" parsed leniently; the API promises RFC 3339 text with an offset, nothing else.
+    if isinstance(value, datetime) and 1900 <= value.year <= 2099:
+        return value  # a web form's parsed value: the same year range, naive ones fail in AwareDatetime
+    if isinstance(value, str) and _AWARE_ISO.fullmatch(value):
         return value
-    raise ValueError("must be an ISO 8601 date-time string with a UTC offset, e.g. 2026-03-28T20:00:00+01:00")
+    raise ValueError(f"must be an RFC 3339 date-time string with a UTC offset, e.g. {AWARE_ISO_EXAMPLE}")
 
 
-AwareISO = Annotated[AwareDatetime, BeforeValidator(_iso_text_only)]
-"""Pydantic type for input datetimes: ISO 8601 text with an offset; naive text and numbers are refused."""
+AwareISO = Annotated[AwareDatetime, BeforeValidator(_iso_text_only),
+                     WithJsonSchema({"type": "string", "format": "date-time", "pattern": AWARE_ISO_PATTERN,
+                                     "examples": [AWARE_ISO_EXAMPLE]})]
+"""Pydantic type for input datetimes: RFC 3339 text with an offset; naive text and numbers are refused."""

@@ -68,6 +68,24 @@ def _controller_doc(c: Controller, jurisdictions: list[str], contacts: list[dict
     return doc
 
 
+def _by_key(document: dict) -> dict[str, dict]:
+    return {"controllers": {c["key"]: c for c in document["controllers"]},
+            "systems": {s["key"]: s for s in document["systems"]},
+            "processing": {(p["controller"], p["system"], p["role"]): p for p in document["processing"]}}
+
+
+def compare_maps(before: dict, after: dict) -> dict[str, dict[str, int]]:
+    """Per section (controllers, systems, processing) how many entries were added, changed, removed, unchanged."""
+    old, new = _by_key(before), _by_key(after)
+    summary = {}
+    for section in ("controllers", "systems", "processing"):
+        a, b = old[section], new[section]
+        changed = sum(1 for key in a.keys() & b.keys() if a[key] != b[key])
+        summary[section] = {"added": len(b.keys() - a.keys()), "changed": changed,
+                            "removed": len(a.keys() - b.keys()), "unchanged": len(a.keys() & b.keys()) - changed}
+    return summary
+
+
 def content_hash(document: dict) -> str:
     """SHA-256 over the canonical JSON of a map document (secrets are never part of it)."""
     payload = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from sqlmodel import Session, delete, select
 
 from app.core.errors import InputError, Problem
-from app.datamap.exporter import canonical_map, content_hash
+from app.datamap.exporter import canonical_map, compare_maps, content_hash
 from app.datamap.formats.canonical import ParsedMap, parse_canonical
 from app.datamap.formats.csvmap import parse_csv
 from app.datamap.formats.fides import is_fides_manifest, parse_fides
@@ -30,6 +30,8 @@ class ImportResult:
     systems: int
     records: int
     changed: bool
+    # Per section: added, changed, removed, unchanged entries (empty when the caller gave no "before" map).
+    changes: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def parse_file(path: Path | str, text: str | None = None, *, assignments: tuple[str, str] | None = None) -> ParsedMap:
@@ -97,6 +99,7 @@ def import_map(parsed: ParsedMap, *, session: Session, actor: str, now: datetime
     """Validate and apply a parsed map (upsert by key); the caller commits, or rolls back on error."""
     sync_taxonomy(session=session)
     check_references(parsed, session=session)
+    before = canonical_map(session=session)
     data = parsed.data
     controller_ids = {c.key: _upsert_controller(session, c) for c in data.controllers}
     system_ids = {s.key: _upsert_system(session, s) for s in data.systems}
@@ -110,22 +113,24 @@ def import_map(parsed: ParsedMap, *, session: Session, actor: str, now: datetime
             system_ids[key] = sid
     _replace_processing(session, data.processing, controller_ids, system_ids)
     session.flush()
-    return record_version(session=session, actor=actor, now=now, source=source)
+    return record_version(session=session, actor=actor, now=now, source=source, before=before)
 
 
-def record_version(*, session: Session, actor: str, now: datetime, source: str = "") -> ImportResult:
-    """Hash the current map and record a new version if it differs from the latest one."""
+def record_version(*, session: Session, actor: str, now: datetime, source: str = "",
+                   before: dict | None = None) -> ImportResult:
+    """Hash the current map and record a new version if it differs from the latest one (and from `before`)."""
     document = canonical_map(session=session)
     digest = content_hash(document)
     latest = current_version(session=session)
     counts = dict(controllers=len(document["controllers"]), systems=len(document["systems"]),
                   records=len(document["processing"]))
+    changes = compare_maps(before, document) if before is not None else {}
     if latest is not None and latest.content_hash == digest:
-        return ImportResult(version=None, changed=False, **counts)
+        return ImportResult(version=None, changed=False, changes=changes, **counts)
     version = DataMapVersion(content_hash=digest, created_at=now, created_by=actor, source=source, **counts)
     session.add(version)
     session.flush()
-    return ImportResult(version=version, changed=True, **counts)
+    return ImportResult(version=version, changed=True, changes=changes, **counts)
 
 
 def _upsert_controller(session: Session, c) -> int:

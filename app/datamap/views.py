@@ -8,17 +8,15 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import BadRequest
 
-from app.auth import audit
 from app.auth.permissions import Permission, declare
 from app.auth.security import client_ip
 from app.core import time
 from app.core.errors import InputError, NotFound
 from app.core.pagination import PageRequest
 from app.datamap import service
-from app.datamap.exporter import canonical_map, to_csv_rows, to_yaml
-from app.datamap.importer import import_map, parse_file
 from app.datamap.taxonomy import taxonomy
 from app.db import get_session
+from app.flows import datamap as datamap_flows
 
 bp = Blueprint("datamap", __name__, url_prefix="/datamap")
 
@@ -111,23 +109,21 @@ def import_page():
         upload = form.file.data
         extra = None
         if form.assignments.data:
-            extra = (form.assignments.data.filename, form.assignments.data.read().decode("utf-8", "replace"))
+            extra = (form.assignments.data.filename or "assignments.csv", form.assignments.data.read())
         db = get_session()
         try:
-            text = upload.read().decode("utf-8")
-            parsed = parse_file(upload.filename or "upload.yaml", text, assignments=extra)
-            result = import_map(parsed, session=db, actor=current_user.email, now=time.now(),
-                                source=upload.filename or "")
+            result = datamap_flows.import_upload(session=db, filename=upload.filename or "upload.yaml",
+                                                 content=upload.read(), assignments=extra, actor=current_user.email,
+                                                 now=time.now())
             db.commit()
-        except UnicodeDecodeError:
-            problems = [f"{upload.filename}: the file is not UTF-8 text"]
         except InputError as exc:
             db.rollback()
             problems = [str(p) for p in exc.problems]
         else:
             if result.changed:
                 flash(f"Imported {result.controllers} controllers, {result.systems} systems and {result.records} "
-                      f"processing records as data-map version {result.version.id}.", "success")
+                      f"processing records as data-map version {result.version.id} ({_changes(result)}).",
+                      "success")
             else:
                 flash("The data map already had this content; no new version.", "info")
             return redirect(url_for("datamap.versions"))
@@ -138,18 +134,22 @@ def import_page():
 @bp.get("/export.<fmt>")
 @declare(Permission.datamap_read)
 def export(fmt: str):
-    """Download the data map as YAML or CSV (webhook secrets are never included here)."""
-    if fmt not in {"yaml", "csv"}:
+    """Download the data map as YAML, CSV or JSON (webhook secrets are never included here)."""
+    if fmt not in datamap_flows.EXPORT_FORMATS:
         abort(404)
     db = get_session()
-    document = canonical_map(session=db)
-    audit.record(session=db, action=audit.EXPORT_PREFIX + "datamap", now=time.now(), actor=current_user.email,
-                 target=request.path, ip=client_ip(), details={"format": fmt})
+    rendered = datamap_flows.export(session=db, fmt=fmt, actor=current_user.email, target=request.path,
+                                    ip=client_ip(), now=time.now())
     db.commit()
-    if fmt == "yaml":
-        return Response(to_yaml(document), mimetype="application/yaml",
-                        headers={"Content-Disposition": "attachment; filename=datamap.yaml"})
-    if fmt == "csv":
-        return Response(to_csv_rows(document), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=datamap.csv"})
-    abort(404)
+    return Response(rendered.chunks, mimetype=rendered.mimetype,
+                    headers={"Content-Disposition": f"attachment; filename={rendered.filename}"})
+
+
+def _changes(result) -> str:
+    """'2 controllers added, 1 changed; ...' for the flash message."""
+    parts = []
+    for section, counts in result.changes.items():
+        said = [f"{counts[k]} {k}" for k in ("added", "changed", "removed") if counts.get(k)]
+        if said:
+            parts.append(f"{section}: {', '.join(said)}")
+    return "; ".join(parts) or "no entry changed"

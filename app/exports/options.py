@@ -41,7 +41,7 @@ def valid_zone(name: str, field: str = "tz") -> str:
     name = (name or "UTC").strip() or "UTC"
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file path
         raise InputError(Problem(f"unknown time zone {name!r}: use an IANA name such as Europe/Berlin",
                                  field=field)) from None
     return name

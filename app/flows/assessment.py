@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session
@@ -15,6 +16,33 @@ from app.flows import incident as incident_flows
 from app.flows.incident import Actor
 from app.incidents.models import Incident
 from app.timeline import service as timeline
+
+
+@dataclass
+class AssessmentForm:
+    """What a new assessment starts from: prefilled values, where each came from, the incident type's hints."""
+
+    values: dict
+    sources: dict[str, str]
+    hints: dict[str, list[str]]  # assessment field -> questions to settle it
+    general_hints: list[str]  # questions that feed no single field
+
+
+def hints_of(incident_type) -> tuple[dict[str, list[str]], list[str]]:
+    """The incident type's assessment hints by field, and the general ones (none for an unknown type)."""
+    by_field: dict[str, list[str]] = {}
+    general: list[str] = []
+    for hint in (incident_type.assessment_hints if incident_type else []):
+        (by_field.setdefault(str(hint.field), []) if hint.field else general).append(hint.question)
+    return by_field, general
+
+
+def new_form(*, session: Session, incident: Incident, incident_type) -> AssessmentForm:
+    """The assessment form for the incident: facts from its impact and the last assessment, cautious defaults."""
+    values, sources = service.prefill(session=session, incident=incident, default_breach_types=(
+        incident_type.default_breach_types if incident_type else ()))
+    hints, general = hints_of(incident_type)
+    return AssessmentForm(values=values, sources=sources, hints=hints, general_hints=general)
 
 
 def _yes(value: bool) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.auth.models import User
 from app.core.time import iso
@@ -10,9 +10,19 @@ from app.incidents import service
 from app.incidents.models import Incident
 
 
-def incident_document(*, session: Session, incident: Incident, brief: bool = False) -> dict:
-    """An incident as the API shows it (brief: without scope)."""
-    owner = session.get(User, incident.owner_id) if incident.owner_id else None
+def owners_of(*, session: Session, incidents: list[Incident]) -> dict[int, User]:
+    """The owners of these incidents by user id, in one query (for lists)."""
+    ids = sorted({i.owner_id for i in incidents if i.owner_id})
+    return {u.id: u for u in session.exec(select(User).where(User.id.in_(ids)))} if ids else {}
+
+
+def incident_document(*, session: Session, incident: Incident, brief: bool = False,
+                      owners: dict[int, User] | None = None) -> dict:
+    """An incident as the API shows it (brief: without scope); lists pass owners_of() to save a query per row."""
+    if owners is not None:
+        owner = owners.get(incident.owner_id)
+    else:
+        owner = session.get(User, incident.owner_id) if incident.owner_id else None
     doc = {
         "ref": incident.ref, "title": incident.title, "incident_type": incident.incident_type,
         "status": str(incident.status), "severity": str(incident.severity), "drill": incident.drill,

@@ -24,7 +24,7 @@ def local_datetime(form: MultiDict, name: str, problems: list[Problem]) -> datet
         return None
     try:
         zone = ZoneInfo(form.get("timezone") or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file path
         problems.append(Problem(f"unknown time zone {form.get('timezone')!r}", field="timezone"))
         return None
     try:

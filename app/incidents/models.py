@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import JSON, Field, SQLModel
 
 from app.core.time import AwareISO, UTCDateTime
+from app.core.numbers import COUNT_MAX, ROW_ID_MAX
 
 
 class IncidentStatus(StrEnum):
@@ -164,8 +165,9 @@ class ImpactRow(SQLModel, table=True):
 class OverrideIn(SQLModel):
     """A better estimate of one controller's counts."""
 
-    est_subjects: int | None = Field(default=None, ge=0)
-    est_records: int | None = Field(default=None, ge=0)
+    model_config = {"extra": "forbid"}  # a misspelt count must not be dropped silently
+    est_subjects: int | None = Field(default=None, ge=0, le=COUNT_MAX)
+    est_records: int | None = Field(default=None, ge=0, le=COUNT_MAX)
     note: str = Field(default="", max_length=2000)
 
 
@@ -177,6 +179,12 @@ class ScopeIn(SQLModel):
     data_categories: list[str] = Field(default_factory=list)
     controllers: list[str] = Field(default_factory=list)
     overrides: dict[str, OverrideIn] = Field(default_factory=dict)  # controller key -> counts
+
+
+class ScopeChange(ScopeIn):
+    """A scope replacement through the API; `version` (optional) is the version the editor started from."""
+
+    version: int | None = Field(default=None, ge=1, le=ROW_ID_MAX)
 
 
 class IncidentCreate(SQLModel):
@@ -201,25 +209,37 @@ class IncidentCreate(SQLModel):
     scope: ScopeIn = Field(default_factory=ScopeIn)
 
 
+def _absent_is_unchanged(schema: dict) -> None:
+    # The field may be left out (unchanged) but not sent as null: its column has no empty value.
+    schema.pop("default", None)
+
+
+_KEEP = {"json_schema_extra": _absent_is_unchanged}
+
+
 class IncidentUpdate(SQLModel):
-    """An edit; `version` is the version the editor started from (stale edits are refused)."""
+    """An edit; `version` is the version the editor started from (stale edits are refused).
+
+    A field left out is unchanged; null clears the fields that may be empty (aware_at, occurred_*, contained_at,
+    owner) and is refused for the others.
+    """
 
     model_config = {"extra": "forbid"}
-    version: int = Field(ge=1)
-    title: str | None = Field(default=None, min_length=3, max_length=300)
-    summary: str | None = Field(default=None, max_length=20000)
-    incident_type: str | None = Field(default=None, max_length=80)
-    severity: Severity | None = None
-    breach_types: list[BreachType] | None = None
-    detected_at: AwareISO | None = None
+    version: int = Field(ge=1, le=ROW_ID_MAX)
+    title: str = Field(default=None, min_length=3, max_length=300, schema_extra=_KEEP)
+    summary: str = Field(default=None, max_length=20000, schema_extra=_KEEP)
+    incident_type: str = Field(default=None, min_length=1, max_length=80, schema_extra=_KEEP)
+    severity: Severity = Field(default=None, schema_extra=_KEEP)
+    breach_types: list[BreachType] = Field(default=None, schema_extra=_KEEP)
+    detected_at: AwareISO = Field(default=None, schema_extra=_KEEP)
     aware_at: AwareISO | None = None
     occurred_from: AwareISO | None = None
     occurred_to: AwareISO | None = None
     contained_at: AwareISO | None = None
     owner: str | None = Field(default=None, max_length=254)
-    drill: bool | None = None
-    restricted: bool | None = None
-    flags: list[str] | None = None
+    drill: bool = Field(default=None, schema_extra=_KEEP)
+    restricted: bool = Field(default=None, schema_extra=_KEEP)
+    flags: list[str] = Field(default=None, schema_extra=_KEEP)
     anchors: dict[str, AwareISO] | None = None
 
 
@@ -229,4 +249,4 @@ class StatusChange(SQLModel):
     model_config = {"extra": "forbid"}
     status: IncidentStatus
     rationale: str = Field(default="", max_length=5000)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=ROW_ID_MAX)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, delete, func, select, update
 
 from app.auth.models import User
 from app.core.errors import Conflict, InputError, NotFound, Problem
+from app.core.pagination import Page, PageRequest
 from app.core.time import iso, require_aware
 from app.datamap.models import Controller, DataCategory, System
 from app.incidents.access import visible_incidents_clause
@@ -39,8 +41,17 @@ def get_by_ref(*, session: Session, ref: str) -> Incident:
     return incident
 
 
+# Transaction-level PostgreSQL advisory lock ("BRL" + 2, year) that serialises reference allocation.
+REF_LOCK_KEY = 0x42524C02
+
+
 def next_ref(*, session: Session, year: int) -> tuple[str, int]:
     """The next reference of the year, INC-<year>-<4-digit sequence>."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Issue 8: two web workers declaring at once would both read the same max(seq) and one would fail
+        # on the unique ref (a 500). Held until the declaring transaction commits. (SQLite has one writer.)
+        session.connection().execute(sa.text("SELECT pg_advisory_xact_lock(:key, :year)"),
+                                     {"key": REF_LOCK_KEY, "year": year})
     last = session.exec(select(func.max(Incident.seq)).where(Incident.year == year)).one() or 0
     return f"INC-{year}-{last + 1:04d}", last + 1
 
@@ -214,12 +225,34 @@ def set_scope(*, session: Session, incident: Incident, scope: ScopeIn) -> tuple[
     return old, get_scope(session=session, incident_id=incident.id)
 
 
-def list_incidents(*, session: Session, viewer, open_only: bool = False,
-                   include_drills: bool = True) -> list[Incident]:
-    """Incidents the viewer may see (need-to-know, see access.py), newest first."""
+@dataclass
+class IncidentFilter:
+    """Filters for the incidents list; empty values filter nothing."""
+
+    open_only: bool = False
+    status: str = ""
+    incident_type: str = ""
+    severity: str = ""
+    drill: bool | None = None  # True: drills only, False: real incidents only
+    q: str = ""  # text in the reference or the title
+
+
+def search_incidents(*, session: Session, viewer, filters: IncidentFilter, page: PageRequest) -> Page[Incident]:
+    """One page of the incidents the viewer may see (need-to-know) that match the filters, newest first."""
     query = select(Incident).where(visible_incidents_clause(viewer))
-    if open_only:
+    if filters.open_only:
         query = query.where(Incident.status.in_(OPEN_STATUSES))
-    if not include_drills:
-        query = query.where(Incident.drill.is_(False))
-    return list(session.exec(query.order_by(Incident.created_at.desc())))
+    for column, value in ((Incident.status, filters.status), (Incident.incident_type, filters.incident_type),
+                          (Incident.severity, filters.severity)):
+        if value:
+            query = query.where(column == value)
+    if filters.drill is not None:
+        query = query.where(Incident.drill.is_(filters.drill))
+    if filters.q.strip():
+        text = filters.q.strip().lower()
+        query = query.where(sa.or_(func.lower(Incident.title).contains(text, autoescape=True),
+                                   func.lower(Incident.ref).contains(text, autoescape=True)))
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(Incident.created_at.desc(), Incident.id.desc())
+                        .offset(page.offset).limit(page.per_page)).all()
+    return Page(list(rows), total, page)

@@ -1,25 +1,29 @@
-"""Incident pages: dashboard, declare, the incident page, edits, status, scope and notes."""
+"""Incident pages: dashboard, declare, the incident page, edits, status, scope, notes and obligations settled by hand."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from pydantic import ValidationError
 
 from app import runtime
 from app.auth.permissions import Permission, declare
 from app.clock import obligations as obligation_service
 from app.core import time
-from app.core.errors import Conflict, InputError, NotFound, Problem, messages_of
+from app.clock.models import ObligationMetIn, ObligationNotRequiredIn
+from app.core.errors import Conflict, Forbidden, InputError, NotFound, Problem, messages_of
+from app.core.pagination import PageRequest
 from app.datamap.service import current_version
 from app.db import get_session
 from app.flows import dashboard
 from app.flows import incident as flows
 from app.flows import access as access_flows
+from app.flows import obligations as obligation_flows
 from app.incidents import access
 from app.incidents import impact as impact_service
 from app.incidents import service
 from app.incidents.forms import CsrfForm, incident_fields, scope_fields
-from app.incidents.models import BreachType, IncidentCreate, IncidentUpdate, ScopeIn, Severity, StatusChange
+from app.incidents.models import (BreachType, IncidentCreate, IncidentStatus, IncidentUpdate, ScopeIn, Severity,
+                                  StatusChange)
 from app.timeline import service as timeline
 from app.timeline.redaction import shown as shown_events  # issue 10: events redacted under retention
 
@@ -36,21 +40,46 @@ _problems = messages_of
 @bp.get("/dashboard")
 @declare(Permission.incident_read)
 def dashboard_page():
-    """Open incidents by nearest deadline, with live countdowns."""
-    now = time.now()
-    rows = dashboard.open_incidents(session=get_session(), now=now, viewer=runtime.viewer())
+    """Open incidents by nearest deadline, with live countdowns, a page at a time (issue 8: 10,000 open)."""
+    from app.flows.pictures import STRIP_LANES, upcoming_deadlines
+
+    try:
+        page = PageRequest.parse(request.args, default_size=dashboard.PAGE_SIZE)
+    except InputError as exc:
+        abort(400, str(exc))
+    now, db, viewer = time.now(), get_session(), runtime.viewer()
+    found = dashboard.open_incidents(session=db, now=now, viewer=viewer, page=page)
+    rows = found.items
+    # The strip shows the incidents due soonest: on the first page those are the table's first rows.
+    first = page.page == 1 and page.per_page >= STRIP_LANES
+    nearest = {r.incident.id: (r.next_due, r.next_title) for r in rows if r.next_due} if first else None
+    strip = upcoming_deadlines(session=db, now=now, viewer=viewer, nearest=nearest,
+                               incidents={r.incident.id: r.incident for r in rows}) if found.total else []
     from app.notifications.acks import flags_for  # issue 4: failed / unacknowledged notices per incident
-    notice_flags = flags_for(session=get_session(), incident_ids=[r.incident.id for r in rows], now=now,
+    notice_flags = flags_for(session=db, incident_ids=[r.incident.id for r in rows], now=now,
                              ack_after_hours=float(current_app.config.get("ACK_FLAG_AFTER_HOURS") or 24))
-    return render_template("incidents/dashboard.html", rows=rows, now=now, notice_flags=notice_flags)
+    return render_template("incidents/dashboard.html", rows=rows, page=found, strip_rows=strip, now=now,
+                           notice_flags=notice_flags)
 
 
 @bp.get("/incidents")
 @declare(Permission.incident_read)
 def incident_list():
-    """Every incident, newest first."""
-    return render_template("incidents/list.html",
-                           incidents=service.list_incidents(session=get_session(), viewer=runtime.viewer()))
+    """Incidents newest first, a page at a time, filtered like the API list (status, type, open, text)."""
+    args = request.args
+    try:
+        page = PageRequest.parse(args)
+    except InputError as exc:
+        abort(400, str(exc))
+    status = args.get("status", "").strip()
+    if status and status not in set(IncidentStatus):
+        abort(400, f"status: unknown status {status!r}")
+    filters = service.IncidentFilter(open_only=args.get("open") in {"1", "on", "true"}, status=status,
+                                     incident_type=args.get("type", "").strip(), q=args.get("q", "").strip())
+    found = service.search_incidents(session=get_session(), viewer=runtime.viewer(), filters=filters, page=page)
+    return render_template("incidents/list.html", page=found, incidents=found.items, filters=filters,
+                           statuses=list(IncidentStatus), types=sorted(runtime.incident_type_ids()),
+                           filtered=any((filters.open_only, status, filters.incident_type, filters.q)))
 
 
 @bp.route("/incidents/new", methods=["GET", "POST"])
@@ -157,6 +186,41 @@ def add_note(ref: str):
     return _act(ref, _note, "Added to the timeline.")
 
 
+def _obligation(db, incident, obligation_id: int):
+    try:
+        return obligation_flows.get(session=db, incident=incident, obligation_id=obligation_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.post("/incidents/<ref>/obligations/<int:obligation_id>/met")
+@declare(Permission.incident_write)
+def obligation_met(ref: str, obligation_id: int):
+    """Record an obligation met by a notice sent outside Breachline; after its deadline with the reasons for the delay."""
+    from app.incidents.forms import local_datetime
+
+    def _met(db, incident):
+        problems: list[Problem] = []
+        met_at = local_datetime(request.form, "met_at", problems)
+        if problems or met_at is None:
+            raise InputError(problems or [Problem("give the time the obligation was met", field="met_at")])
+        data = ObligationMetIn.model_validate({"met_at": met_at, "delay_reasons": request.form.get("delay_reasons", "")})
+        obligation_flows.mark_met(session=db, incident=incident, obligation=_obligation(db, incident, obligation_id),
+                                  data=data, actor=runtime.actor(), now=time.now(), settings=runtime.clock_settings())
+
+    return _act(ref, _met, "Obligation recorded as met.")
+
+
+@bp.post("/incidents/<ref>/obligations/<int:obligation_id>/not-required")
+@declare(Permission.obligation_decide)
+def obligation_not_required(ref: str, obligation_id: int):
+    """Rule an obligation not required, with the rationale (leads and admins)."""
+    return _act(ref, lambda db, incident: obligation_flows.mark_not_required(
+        session=db, incident=incident, obligation=_obligation(db, incident, obligation_id), actor=runtime.actor(),
+        now=time.now(), data=ObligationNotRequiredIn.model_validate({"rationale": request.form.get("rationale", "")})),
+        "Obligation ruled not required; its clock and reminders stopped.")
+
+
 @bp.post("/incidents/<ref>/restriction")
 @declare(Permission.incident_restrict)
 def set_restriction(ref: str):
@@ -207,11 +271,11 @@ def _act(ref: str, action, success: str):
     try:
         action(db, incident)
         db.commit()
-    except (InputError, ValidationError, Conflict) as exc:
+    except (InputError, ValidationError, Conflict, Forbidden) as exc:
         # Show the page again with what the user typed, so a refused edit is not lost.
         db.rollback()
         db.expire_all()
-        status = 409 if isinstance(exc, Conflict) else 422
+        status = 409 if isinstance(exc, Conflict) else 403 if isinstance(exc, Forbidden) else 422
         return incident_page(ref, problems=_problems(exc), submitted=request.form), status
     flash(success, "success")
     return redirect(url_for("incidents.incident_page", ref=ref))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlmodel import JSON, Field, SQLModel
@@ -52,7 +53,8 @@ class TaskComplete(SQLModel):
 
     model_config = {"extra": "forbid"}
     note: str = Field(min_length=1, max_length=5000)
-    outcome: TaskStatus = TaskStatus.done  # done, or skipped when the task does not apply
+    # done, or skipped when the task does not apply; "open" is not a way to close a task, so the API says so too
+    outcome: Literal[TaskStatus.done, TaskStatus.skipped] = TaskStatus.done
 
 
 class TaskAssign(SQLModel):

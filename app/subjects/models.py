@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlmodel import JSON, Field, SQLModel
@@ -79,7 +80,7 @@ class LookupIn(SQLModel):
 class EraseIn(LookupIn):
     """Erase (delete the row's pseudonym and contact) or pseudonymise (keep the pseudonym, drop the contact)."""
 
-    mode: str = Field(default="erase", regex=r"^(erase|pseudonymise)$")
+    mode: Literal["erase", "pseudonymise"] = "erase"  # an enum, so the API document lists both
     reason: str = Field(default="", max_length=500)  # e.g. the controller's ticket number; no personal data
 
 

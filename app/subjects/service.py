@@ -12,8 +12,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from app.core.errors import InputError, Problem
+from app.core.pagination import Page, PageRequest
 from app.core.redaction import Redactor
 from app.core.time import iso, require_aware
+from app.datamap.models import Controller
 from app.notifications.models import OutboxItem, OutboxStatus
 from app.subjects.models import AffectedSubject, SubjectImportRow, SubjectStatus
 from app.subjects.pseudonym import KeyRing
@@ -153,6 +155,21 @@ def list_for(*, session: Session, incident_id: int) -> list[AffectedSubject]:
     """The incident's subject rows, by controller then id."""
     return list(session.exec(select(AffectedSubject).where(AffectedSubject.incident_id == incident_id)
                              .order_by(AffectedSubject.controller_id, AffectedSubject.id)))
+
+
+def page_for(*, session: Session, incident_id: int, page: PageRequest, status: str | None = None,
+             controller_key: str | None = None) -> Page[AffectedSubject]:
+    """One page of the incident's subject rows (by controller then id), optionally of one status or controller."""
+    query = select(AffectedSubject).where(AffectedSubject.incident_id == incident_id)
+    if status:
+        query = query.where(AffectedSubject.status == status)
+    if controller_key:
+        of_controller = select(Controller.id).where(Controller.key == controller_key)
+        query = query.where(AffectedSubject.controller_id.in_(of_controller))
+    total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(AffectedSubject.controller_id, AffectedSubject.id)
+                        .offset(page.offset).limit(page.per_page)).all()
+    return Page(list(rows), total, page)
 
 
 def counts_for(*, session: Session, incident_id: int) -> dict[int, dict[str, int]]:

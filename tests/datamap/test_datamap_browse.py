@@ -7,13 +7,6 @@ from mapdata import SMALL_MAP
 
 
 @pytest.fixture
-def mapped(runner, tmp_path):
-    path = tmp_path / "map.yaml"
-    path.write_text(SMALL_MAP)
-    assert runner.invoke(args=["datamap", "import", str(path)]).exit_code == 0
-
-
-@pytest.fixture
 def viewer(make_user, token_for):
     return token_for(make_user("viewer"))
 

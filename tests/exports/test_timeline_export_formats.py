@@ -119,7 +119,7 @@ def test_bad_options_are_named(client, incident, lead_headers):
     assert {e["field"] for e in bad.get_json()["errors"]} == {"format", "tz"}
     # Without ?format the endpoint answers as before (the plain JSON document).
     plain = client.get(f"/api/v1/incidents/{incident}/timeline", headers=lead_headers).get_json()
-    assert plain["verified"] is True and plain["events"]
+    assert plain["verified"] is True and plain["items"]
 
 
 def test_web_export_route_and_panel(client, incident, make_user, login):

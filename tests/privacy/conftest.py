@@ -10,9 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "notifications"))
 
 from notice_receivers import Mailbox  # noqa: E402
-
-KEY = "privacy-test-key-0123456789abcdef"
-OTHER_KEY = "another-key-fedcba9876543210xyz"
+from privacy_world import KEY  # noqa: E402
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ from sqlmodel import select
 
 from notice_world import LEAD, OTHER_LEAD, approve_all, build_world, configure, dispatch, draft, session_of
 
+KEY = "privacy-test-key-0123456789abcdef"  # the subject pseudonym key the fixtures configure
+OTHER_KEY = "another-key-fedcba9876543210xyz"
 SUBJECTS = [("CUST-000117", "anna.schmidt@mail.example"), ("CUST-000242", "b.meier@mail.example"),
             ("CUST-000399", "")]
 

@@ -31,8 +31,8 @@ def test_api_import_stores_pseudonyms_and_writes_counts_only_to_the_timeline(key
     again = client.post(url, data=subject_csv(), headers={**lead, "Content-Type": "text/csv"})
     assert again.get_json()["added"] == 0 and again.get_json()["unchanged"] == 3
     listed = client.get(f"/api/v1/incidents/{world.ref}/subjects", headers=lead).get_json()
-    assert len(listed["subjects"]) == 3
-    assert {s["contact"] for s in listed["subjects"]} == {"a…@mail.example", "b…@mail.example", ""}
+    assert len(listed["items"]) == 3 and listed["total"] == 3
+    assert {s["contact"] for s in listed["items"]} == {"a…@mail.example", "b…@mail.example", ""}
     with session_of(keyed) as session:
         rows = session.exec(select(AffectedSubject)).all()
         assert all(r.pseudonym and "CUST" not in r.pseudonym for r in rows)

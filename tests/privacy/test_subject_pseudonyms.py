@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from conftest import KEY, OTHER_KEY
+from privacy_world import KEY, OTHER_KEY
 
 
 def _incident_with_subjects(app, now, rows=(("CUST-1", "a@x.example"), ("CUST-2", "")), config=None):

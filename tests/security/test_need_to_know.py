@@ -79,7 +79,8 @@ def test_every_incident_route_hides_it_from_a_non_member(app, world, hidden):
         if "ref" not in rule.arguments or rule.endpoint == "static":
             continue
         values = {arg: "x" for arg in rule.arguments}
-        values.update(ref=hidden, fmt="json", token="made-up", task_id=1, user_id=world.users["member"].id)
+        values.update(ref=hidden, fmt="json", token="made-up", task_id=1, obligation_id=1,
+                      user_id=world.users["member"].id)
         url = app.url_map.bind("localhost").build(rule.endpoint, values)
         missing_url = url.replace(hidden, "INC-1999-9999")
         for method in sorted(set(rule.methods) - {"HEAD", "OPTIONS"}):
@@ -133,8 +134,8 @@ def test_members_are_managed_by_leads_on_the_incident_page_and_recorded(app, cli
     member_client = app.test_client()
     sign_in_as(member_client, world.users["member"])
     assert member_client.post(f"/incidents/{hidden}/members", data={"email": responder.email}).status_code == 403
-    events = client.get(f"/api/v1/incidents/{hidden}/timeline", headers=world.tokens["admin"]).get_json()
-    kinds = [e["kind"] for e in events["events"]]
+    events = client.get(f"/api/v1/incidents/{hidden}/timeline?per_page=500", headers=world.tokens["admin"]).get_json()
+    kinds = [e["kind"] for e in events["items"]]
     assert kinds.count("access.member_added") == 3  # the declaring lead, Mia, then the responder
     assert kinds.count("access.member_removed") == 1 and events["verified"]
 

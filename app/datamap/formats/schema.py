@@ -98,7 +98,7 @@ class ControllerIn(_Strict):
     def _timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file path
             raise ValueError(f"{value!r} is not an IANA time zone") from None
         return value
 

@@ -1,0 +1,1 @@
+"""Pydantic models of what the API answers (the dicts the *_document functions build), for the OpenAPI document."""
