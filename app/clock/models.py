@@ -8,7 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from app.core.time import UTCDateTime
+from app.core.time import AwareISO, UTCDateTime
 
 
 class ObligationStatus(StrEnum):
@@ -27,6 +27,9 @@ class Obligation(SQLModel, table=True):
         sa.UniqueConstraint("incident_id", "regime_id", "stage_id", "recipient_key",
                             name="uq_obligation_incident_stage_recipient"),
         sa.Index("ix_obligation_open_due", "status", "due_at"),
+        # Issue 8: the dashboard walks open deadlines nearest first (the internal target where the law sets
+        # no number); ordered by this expression, the walk reads an index range instead of sorting them all.
+        sa.Index("ix_obligation_open_deadline", "status", sa.text("coalesce(due_at, internal_target_at)")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -54,6 +57,21 @@ class Obligation(SQLModel, table=True):
     decided_by: str = Field(default="", max_length=254)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ObligationMetIn(SQLModel):
+    """A person records an obligation as met: {"met_at", "delay_reasons" (required when met after due_at)}."""
+
+    model_config = {"extra": "forbid"}
+    met_at: AwareISO
+    delay_reasons: str = Field(default="", max_length=5000)  # GDPR Art. 33(1): reasons for a late notification
+
+
+class ObligationNotRequiredIn(SQLModel):
+    """A lead rules an obligation not required: {"rationale"} (Art. 33(5) documentation)."""
+
+    model_config = {"extra": "forbid"}
+    rationale: str = Field(min_length=1, max_length=5000)
 
 
 class ReminderKind(StrEnum):

@@ -23,7 +23,7 @@ from app.clock.models import Obligation, ObligationStatus, Reminder, ReminderKin
 from app.clock.regimes import STAGE_PREFIX, AnchorName, Facts, PerRecipient, Recipient, Regime, Stage, applies
 from app.clock.settings import (ClockSettings, contract_rule, describe_rule,  # noqa: F401  (re-exported)
                                 load_default_regimes, split_country)
-from app.core.errors import Conflict, Forbidden, InputError, Problem
+from app.core.errors import Conflict, Forbidden, InputError, NotFound, Problem
 from app.core.time import UTC, iso, parse_aware, require_aware
 from app.datamap.models import Controller
 from app.incidents.models import ImpactRow, ImpactSnapshot, Incident, IncidentStatus
@@ -68,7 +68,7 @@ def _is_gated_high_risk(regime: Regime, stage: Stage) -> bool:
 
 
 def _wanted(incident: Incident, rows: list[tuple[ImpactRow, Controller]], settings: ClockSettings,
-            risk_decision: dict | None) -> tuple[dict[tuple, _Want], set[tuple]]:
+            risk_decision: dict | None, customers_only: bool = False) -> tuple[dict[tuple, _Want], set[tuple]]:
     """Which (regime, stage, recipient) should exist, and which high-risk stages wait for a decision."""
     company = settings.company_controller_key
     own = [(r, c) for r, c in rows if "controller" in (r.roles or [r.role]) or c.key == company]
@@ -97,6 +97,8 @@ def _wanted(incident: Incident, rows: list[tuple[ImpactRow, Controller]], settin
     pending: set[tuple] = set()
     for regime in sorted(settings.regimes.values(), key=lambda r: r.id):
         for stage in regime.stages:
+            if customers_only and stage.per_recipient != PerRecipient.CONTROLLER:
+                continue  # rows are a few customers' only: incident-wide facts would be wrong
             targets = customer_facts if stage.per_recipient == PerRecipient.CONTROLLER else [(None, incident_facts)]
             for controller, facts in targets:
                 if not (applies(regime, facts) and applies(stage, facts)):
@@ -220,38 +222,46 @@ def _auto_closed(ob: Obligation) -> bool:
 
 
 def sync_obligations(*, session: Session, incident: Incident, snapshot: ImpactSnapshot | None,
-                     settings: ClockSettings, now: datetime, risk_decision: dict | None = None) -> ObligationChanges:
+                     settings: ClockSettings, now: datetime, risk_decision: dict | None = None,
+                     recipients: set[str] | None = None) -> ObligationChanges:
     """Create, re-time, close or reopen the incident's obligations for its snapshot; settled ones stay as they are."""
+    # recipients: only these customers' own obligations (the dispatcher starts the clocks of the customers
+    # it just notified; re-deriving every customer's after each batch was most of a delivery's cost).
     now = require_aware(now, "now")
-    rows = [] if snapshot is None else list(session.exec(
-        select(ImpactRow, Controller).join(Controller, Controller.id == ImpactRow.controller_id)
-        .where(ImpactRow.snapshot_id == snapshot.id).order_by(ImpactRow.id)))
-    existing = {(o.regime_id, o.stage_id, o.recipient_key): o
-                for o in session.exec(select(Obligation).where(Obligation.incident_id == incident.id))}
+    rows_query = (select(ImpactRow, Controller).join(Controller, Controller.id == ImpactRow.controller_id)
+                  .where(ImpactRow.snapshot_id == (snapshot.id if snapshot is not None else None)))
+    existing_query = select(Obligation).where(Obligation.incident_id == incident.id)
+    if recipients is not None:
+        keys = sorted(recipients)
+        rows_query = rows_query.where(Controller.key.in_(keys))
+        # Incident-wide ones too, read only: a customer's stage may be anchored on one of them.
+        existing_query = existing_query.where(Obligation.recipient_key.in_([*keys, ""]))
+    rows = [] if snapshot is None else list(session.exec(rows_query.order_by(ImpactRow.id)))
+    existing = {(o.regime_id, o.stage_id, o.recipient_key): o for o in session.exec(existing_query)}
     # The controller becomes aware when we first tell it (WP250): our earliest notice to it.
     notified: dict[str, datetime] = {}
     for o in existing.values():
         if (o.recipient_kind == Recipient.CONTROLLER and o.recipient_key and not o.informational
                 and o.status in SETTLED and o.met_at is not None):
             notified[o.recipient_key] = min(o.met_at, notified.get(o.recipient_key, o.met_at))
-    wants, pending = _wanted(incident, rows, settings, risk_decision)
+    wants, pending = _wanted(incident, rows, settings, risk_decision, customers_only=recipients is not None)
     changes = ObligationChanges()
     replan: list[tuple[Obligation, datetime | None]] = []
     cancel: list[Obligation] = []
+    new: dict[tuple, tuple[dict, _Want, datetime | None]] = {}
     for key, want in wants.items():
         ob = existing.get(key)
         fields, window_anchor = _derive(want, incident, existing, notified, settings)
         if ob is None:
-            ob = Obligation(incident_id=incident.id, regime_id=key[0], stage_id=key[1], recipient_key=key[2],
-                            created_at=now, **fields)
-            session.add(ob)
-            existing[key] = ob
+            # Inserted in bulk below: a declaration over thousands of customers creates thousands at once.
+            # (A new obligation is never settled, so later stages anchored on it see "not yet" either way.)
+            row = dict(incident_id=incident.id, regime_id=key[0], stage_id=key[1], recipient_key=key[2],
+                       created_at=now, status=ObligationStatus.open, rationale="", decided_by="", decided_at=None,
+                       **fields)
             if want.decision:
-                _close(ob, want.decision, want.decided_by, now)
-                changes.decided.append(ob)
-            else:
-                changes.created.append(ob)
-                replan.append((ob, window_anchor))
+                row.update(status=ObligationStatus.not_required, rationale=want.decision[:5000],
+                           decided_by=want.decided_by, decided_at=now)
+            new[key] = (row, want, window_anchor)
         elif ob.status == ObligationStatus.open:
             if want.decision:
                 _close(ob, want.decision, want.decided_by, now)
@@ -268,11 +278,20 @@ def sync_obligations(*, session: Session, incident: Incident, snapshot: ImpactSn
             _apply(ob, fields)
             changes.reopened.append(ob)
             replan.append((ob, window_anchor))
+    for key, ob in _insert_new(session, incident.id, new).items():
+        existing[key] = ob
+        if new[key][1].decision:
+            changes.decided.append(ob)
+        else:
+            changes.created.append(ob)
+            replan.append((ob, new[key][2]))
     present = {c.key for _, c in rows}
     at = iso(snapshot.computed_at) if snapshot is not None else iso(now)
     for key, ob in existing.items():
         if key in wants or key in pending or ob.status != ObligationStatus.open:
             continue
+        if recipients is not None and key[2] not in recipients:
+            continue  # not among the customers synced
         gone = ob.controller_id is not None and ob.recipient_key and ob.recipient_key not in present
         _close(ob, (OUT_OF_SCOPE if gone else NO_LONGER_APPLIES).format(at=at), SYSTEM_ACTOR, now)
         changes.closed.append(ob)
@@ -281,6 +300,20 @@ def sync_obligations(*, session: Session, incident: Incident, snapshot: ImpactSn
     _cancel_pending(session, [o.id for o in cancel])
     _replan(session, replan, settings, now)
     return changes
+
+
+def _insert_new(session: Session, incident_id: int, new: dict[tuple, tuple]) -> dict[tuple, Obligation]:
+    """Insert the new obligations with one executemany; return them as loaded objects, in `new`'s order."""
+    if not new:
+        return {}
+    session.flush()  # pending changes first: the Core insert below bypasses the unit of work
+    rows = [row for row, _, _ in new.values()]
+    for start in range(0, len(rows), 2000):
+        session.execute(sa.insert(Obligation.__table__), rows[start:start + 2000])
+    loaded = {(o.regime_id, o.stage_id, o.recipient_key): o
+              for o in session.exec(select(Obligation).where(Obligation.incident_id == incident_id))
+              if (o.regime_id, o.stage_id, o.recipient_key) in new}
+    return {key: loaded[key] for key in new}
 
 
 def _plan_of(settings: ClockSettings, ob: Obligation) -> ReminderPlan:
@@ -326,10 +359,16 @@ def reminder_schedule(ob: Obligation, plan: ReminderPlan, window_anchor: datetim
             if not (k is ReminderKind.progress and at <= now and latest_past is not None and at < latest_past)]
 
 
+def _unfired():
+    # Not "fired_at IS NULL": that matches nearly every reminder, and SQLite (without statistics) then walks
+    # the whole tick index (fired_at, due_at) instead of looking up the obligations' own reminders.
+    return sa.func.coalesce(Reminder.fired_at, sa.null()).is_(None)
+
+
 def _cancel_pending(session: Session, ids: list[int]) -> None:
     for start in range(0, len(ids), 500):
         session.exec(sa.update(Reminder).where(Reminder.obligation_id.in_(ids[start:start + 500]),
-                                               Reminder.fired_at.is_(None)).values(cancelled=True)
+                                               _unfired()).values(cancelled=True)
                      .execution_options(synchronize_session=False))
 
 
@@ -343,26 +382,48 @@ def _replan(session: Session, entries: list[tuple[Obligation, datetime | None]],
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         # A claimed row is being sent right now: cancel it rather than pull it from under the sender.
-        session.exec(sa.update(Reminder).where(Reminder.obligation_id.in_(chunk), Reminder.fired_at.is_(None),
+        session.exec(sa.update(Reminder).where(Reminder.obligation_id.in_(chunk), _unfired(),
                                                Reminder.claimed_at.is_not(None)).values(cancelled=True)
                      .execution_options(synchronize_session=False))
-        session.exec(sa.delete(Reminder).where(Reminder.obligation_id.in_(chunk), Reminder.fired_at.is_(None),
+        session.exec(sa.delete(Reminder).where(Reminder.obligation_id.in_(chunk), _unfired(),
                                                Reminder.claimed_at.is_(None))
                      .execution_options(synchronize_session=False))
         fired |= set(session.exec(select(Reminder.obligation_id, Reminder.kind, Reminder.label, Reminder.due_at)
                                   .where(Reminder.obligation_id.in_(chunk), Reminder.fired_at.is_not(None))))
+    rows = []
     for ob, window_anchor in entries:
         if ob.status != ObligationStatus.open:
             continue
         for kind, label, at in reminder_schedule(ob, _plan_of(settings, ob), window_anchor, now):
             if (ob.id, str(kind), label, at) not in fired:  # never fire the same reminder twice
-                session.add(Reminder(obligation_id=ob.id, kind=kind, label=label, due_at=at))
-    session.flush()
+                rows.append({"obligation_id": ob.id, "kind": str(kind), "label": label, "due_at": at,
+                             "claimed_at": None, "claimed_by": "", "fired_at": None, "cancelled": False,
+                             "result": ""})
+    # Core executemany: four or five reminders per obligation, thousands of obligations per declaration.
+    for start in range(0, len(rows), 5000):
+        session.execute(sa.insert(Reminder.__table__), rows[start:start + 5000])
 
 
 def mark_met(*, session: Session, obligation: Obligation, met_at: datetime, actor: str, delay_reasons: str = "",
              now: datetime | None = None) -> Obligation:
     """Record the obligation as met at met_at (late after due_at, which needs delay_reasons); late_by is frozen."""
+    return mark_met_many(session=session, settlements=[(obligation, met_at, delay_reasons)], actor=actor, now=now)[0]
+
+
+def mark_met_many(*, session: Session, settlements: list[tuple[Obligation, datetime, str]], actor: str,
+                  now: datetime | None = None) -> list[Obligation]:
+    """mark_met for (obligation, met_at, delay_reasons) triples: one flush, one reminder cancellation."""
+    # The dispatcher settles a batch of deliveries at once; a flush and an UPDATE per obligation
+    # cost more than sending the notice.
+    for obligation, met_at, delay_reasons in settlements:
+        _set_met(obligation, met_at, actor, delay_reasons, now)
+    session.add_all([obligation for obligation, _, _ in settlements])
+    session.flush()
+    _cancel_pending(session, [obligation.id for obligation, _, _ in settlements])
+    return [obligation for obligation, _, _ in settlements]
+
+
+def _set_met(obligation: Obligation, met_at: datetime, actor: str, delay_reasons: str, now: datetime | None) -> None:
     met_at = require_aware(met_at, "met_at")
     if obligation.status in SETTLED:
         raise Conflict(f"already met at {iso(obligation.met_at)}; late_by is frozen at the first notice")
@@ -380,10 +441,6 @@ def mark_met(*, session: Session, obligation: Obligation, met_at: datetime, acto
                                   else 0 if obligation.due_at is not None else None)
     obligation.delay_reasons = reasons
     obligation.decided_by, obligation.decided_at = actor, now or met_at
-    session.add(obligation)
-    session.flush()
-    _cancel_pending(session, [obligation.id])
-    return obligation
 
 
 def mark_not_required(*, session: Session, obligation: Obligation, actor_role: str, actor: str, rationale: str,
@@ -423,6 +480,14 @@ def list_obligations(*, session: Session, incident_id: int) -> list[Obligation]:
                                        Obligation.id)))
 
 
+def get_obligation(*, session: Session, incident_id: int, obligation_id: int) -> Obligation:
+    """The incident's obligation with this id, or NotFound (another incident's id is not found either)."""
+    obligation = session.get(Obligation, obligation_id)
+    if obligation is None or obligation.incident_id != incident_id:
+        raise NotFound(f"no obligation {obligation_id} in this incident")
+    return obligation
+
+
 def obligation_document(obligation: Obligation, *, now: datetime) -> dict:
     """The API form of an obligation; overdue = open, ours (not informational) and past due_at."""
     ob = obligation
@@ -434,4 +499,6 @@ def obligation_document(obligation: Obligation, *, now: datetime) -> dict:
             "no_fixed_deadline": ob.no_fixed_deadline, "internal_target_at": iso(ob.internal_target_at),
             "deadline_rule": ob.deadline_rule, "status": str(ob.status), "overdue": overdue,
             "met_at": iso(ob.met_at), "late_by_seconds": ob.late_by_seconds, "source": ob.source,
-            "verified": ob.verified, "informational": ob.informational}
+            "verified": ob.verified, "informational": ob.informational,
+            "delay_reasons": ob.delay_reasons or None, "rationale": ob.rationale or None,
+            "decided_by": ob.decided_by or None, "decided_at": iso(ob.decided_at)}

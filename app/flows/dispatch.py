@@ -1,10 +1,11 @@
 """The outbox dispatcher: a tick hook that claims due rows, sends them, records every attempt, escalates.
 
 Per batch: claim (one committed transaction), send with no transaction open (all emails of the
-batch over one SMTP connection, webhooks over one HTTP session), then record each result in its
-own transaction together with its timeline entries and, on first delivery, the obligation it meets.
-The attempt time is the injected `now` plus the wall time the pass has taken, so a delivery is
-stamped when it happened, not when the tick began.
+batch over one SMTP connection; webhooks over one HTTP session from a small thread pool, while the
+emails go out), then record the batch's results in one transaction together with their timeline
+entries and, on first delivery, the obligations they meet. The attempt time is the injected `now`
+plus the wall time the pass has taken, so a delivery is stamped when it happened, not when the
+tick began; its timeline entries occur then and are recorded when the batch is.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import time as walltime
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.orm import load_only
 from sqlmodel import select
 
 from app import runtime
@@ -25,9 +28,10 @@ from app.clock.regimes import AnchorName
 from app.clock.obligations import customer_clock
 from app.db import immediate_session
 from app.core.time import iso
+from app.datamap.models import Controller
 from app.db import engine as engine_of
 from app.flows import incident as incident_flows
-from app.flows.notifications import PHASE_LABEL, lock_chain, obligation_met, recipient_label
+from app.flows.notifications import PHASE_LABEL, lock_chain, obligation_met_event, recipient_label
 from app.incidents.models import Incident
 from app.notifications import approval, outbox
 from app.notifications.channels import DeliveryResult
@@ -37,7 +41,6 @@ from app.notifications.channels.webhook import post_signed, webhook_session
 from app.notifications.models import Channel, Notification
 from app.notifications.settings import NoticeSettings
 from app.timeline import service as timeline
-from app.timeline import service as _timeline  # issue 10: _SubjectSafeTimeline
 
 log = logging.getLogger(__name__)
 ACTOR = "dispatcher"
@@ -75,23 +78,37 @@ def dispatch_pass(eng: sa.Engine, settings: NoticeSettings, *, now: datetime, wo
     def at() -> datetime:
         return now + timedelta(seconds=walltime.monotonic() - started)
 
-    touched: set[int] = set()
-    for _ in range(max(settings.max_batches, 1)):
-        with immediate_session(eng) as session:
-            items = outbox.claim(session=session, now=now, worker=worker, limit=settings.batch_size,
-                                 lease_seconds=settings.lease_seconds)
-            jobs = outbox.prepare(session=session, items=items, settings=settings, worker=worker, now=now)
-        report.claimed += len(items)
-        for job, result, when, duration_ms in _send(jobs, settings, at):
-            recorded = _record(eng, job, result, when, duration_ms, worker, settings)
+    touched: dict[int, set[str]] = {}  # incident -> customers notified for the first time in this pass
+
+    def record(done: list[tuple]) -> None:
+        for recorded in _record(eng, done, worker, settings, at) if done else []:
             setattr(report, recorded.outcome, getattr(report, recorded.outcome) + 1)
             if recorded.newly_delivered:
-                touched.add(recorded.notification.incident_id)
-        if len(items) < settings.batch_size:
-            break
+                keys = touched.setdefault(recorded.notification.incident_id, set())
+                if recorded.notification.controller_id:
+                    keys.add(recorded.notification.recipient_key)
+
+    # Pipelined: a batch is sent (by one thread, no transaction open) while the one before it is recorded
+    # here, so the receivers' time and the database's overlap. A crash leaves at most two batches sent but
+    # unrecorded; their claims expire and they go again with the same ids.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dispatch-send") as sender:
+        sending = None
+        for _ in range(max(settings.max_batches, 1)):
+            with immediate_session(eng) as session:
+                items = outbox.claim(session=session, now=now, worker=worker, limit=settings.batch_size,
+                                     lease_seconds=settings.lease_seconds)
+                jobs = outbox.prepare(session=session, items=items, settings=settings, worker=worker, now=now)
+            report.claimed += len(items)
+            previous, sending = sending, sender.submit(_send, jobs, settings, at) if jobs else None
+            if previous is not None:
+                record(previous.result())
+            if len(items) < settings.batch_size:
+                break
+        if sending is not None:
+            record(sending.result())
     for incident_id in sorted(touched):
         try:
-            _start_customer_clocks(eng, incident_id, at())
+            _start_customer_clocks(eng, incident_id, touched[incident_id], at())
         except Exception as exc:  # deliveries are recorded; the next incident change syncs the clocks
             log.exception("syncing the customer clocks of incident %s failed", incident_id)
             report.errors.append(f"customer clocks of incident {incident_id}: {type(exc).__name__}")
@@ -99,64 +116,82 @@ def dispatch_pass(eng: sa.Engine, settings: NoticeSettings, *, now: datetime, wo
     return report
 
 
-def _record(eng: sa.Engine, job: outbox.Job, result: DeliveryResult, when: datetime, duration_ms: int, worker: str,
-            settings: NoticeSettings) -> outbox.Recorded:
-    """Record one result with its timeline entries in one transaction; a deadlock victim is retried."""
+def _record(eng: sa.Engine, done: list[tuple], worker: str, settings: NoticeSettings, at) -> list[outbox.Recorded]:
+    """Record a batch's results with their timeline entries in one transaction; a deadlock victim is retried."""
+    incidents = sorted({job.notification.incident_id for job, *_ in done})
     for attempt in range(3):
         try:
             with immediate_session(eng) as session:
-                lock_chain(session, job.notification.incident_id)
-                recorded = outbox.record(session=session, job=job, result=result, at=when, duration_ms=duration_ms,
-                                         worker=worker, settings=settings)
-                _write_timeline(session, recorded, when)
+                for incident_id in incidents:  # chains first, in one order: no deadlock with other writers
+                    lock_chain(session, incident_id)
+                recorded = outbox.record_many(session=session, done=done, worker=worker, settings=settings)
+                _write_timeline(session, recorded, at())
             return recorded
         except sa.exc.OperationalError:
-            # The message went out: losing this record would mean sending it again after the lease.
+            # The messages went out: losing this record would mean sending them again after the lease.
             if attempt == 2:
                 raise
-            log.warning("recording outbox row %s failed (attempt %d), retrying", job.item.id, attempt + 1,
-                        exc_info=True)
+            log.warning("recording a batch of %d outbox row(s) failed (attempt %d), retrying", len(done),
+                        attempt + 1, exc_info=True)
     raise AssertionError("unreachable")
 
 
 def _send(jobs: list[outbox.Job], settings: NoticeSettings, at) -> list[tuple]:
-    """(job, result or None when the send blew up, attempt time, duration ms) per job."""
+    """(job, result, attempt time, duration ms) per job: webhooks from a small pool while the emails go out."""
     done: list[tuple] = [(job, job.problem, at(), 0) for job in jobs if job.problem is not None]
     emails = [job for job in jobs if job.problem is None and job.email is not None]
     hooks = [job for job in jobs if job.problem is None and job.email is None]
-    if emails:
-        began = walltime.monotonic()
-        try:
-            try:
-                results = send_batch(SmtpSettings.from_config(settings.config), [job.email for job in emails])
-            except ValueError:
-                # send_batch refuses the whole batch for one malformed message before sending anything:
-                # fail that message alone and send the rest.
-                emails = _without_malformed(emails, done, at)
-                results = send_batch(SmtpSettings.from_config(settings.config), [job.email for job in emails])
-        except Exception as exc:  # a channel bug or bad SMTP settings must not lose notices: retry them
-            log.exception("sending %d email(s) failed", len(emails))
-            results = [DeliveryResult.transient(", ".join(job.email.to), f"not sent: {type(exc).__name__}: {exc}")
-                       for job in emails]
-        share = int((walltime.monotonic() - began) * 1000 / max(len(emails), 1))
-        when = at()
-        done += [(job, result, when, share) for job, result in zip(emails, results)]
+    pool = http = None
     if hooks:
-        session = webhook_session()
-        allowed = settings.config.get("WEBHOOK_ALLOWED_HOSTS") or set()
-        try:
-            for job in hooks:
-                began = walltime.monotonic()
-                try:
-                    result = post_signed(job.item.url, job.secret, job.notification.uid, job.body, now=at(),
-                                         allowed_hosts=set(allowed), session=session)
-                except Exception as exc:  # never lose the row: record a transient failure and retry
-                    log.exception("webhook %s crashed", job.item.url)
-                    result = DeliveryResult.transient(job.item.url or "", f"crashed: {type(exc).__name__}: {exc}")
-                done.append((job, result, at(), int((walltime.monotonic() - began) * 1000)))
-        finally:
-            session.close()
+        # Receivers answer in their own time: posting one after another made a batch as slow as the
+        # sum of their latencies. One session; its pool keeps a connection per thread alive.
+        workers = max(1, min(settings.webhook_concurrency, len(hooks)))
+        http = webhook_session(pool_size=workers)
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
+        allowed = set(settings.config.get("WEBHOOK_ALLOWED_HOSTS") or set())
+        posts = [pool.submit(_post, job, http, allowed, at) for job in hooks]
+    try:
+        if emails:
+            done += _send_emails(emails, settings, at, done)
+        if hooks:
+            done += [post.result() for post in posts]
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+            http.close()
     return done
+
+
+def _send_emails(emails: list[outbox.Job], settings: NoticeSettings, at, done: list[tuple]) -> list[tuple]:
+    """Send the emails over one SMTP connection; malformed ones fail alone (added to `done`)."""
+    began = walltime.monotonic()
+    try:
+        try:
+            results = send_batch(SmtpSettings.from_config(settings.config), [job.email for job in emails])
+        except ValueError:
+            # send_batch refuses the whole batch for one malformed message before sending anything:
+            # fail that message alone and send the rest.
+            emails = _without_malformed(emails, done, at)
+            results = send_batch(SmtpSettings.from_config(settings.config), [job.email for job in emails])
+    except Exception as exc:  # a channel bug or bad SMTP settings must not lose notices: retry them
+        log.exception("sending %d email(s) failed", len(emails))
+        results = [DeliveryResult.transient(", ".join(job.email.to), f"not sent: {type(exc).__name__}: {exc}")
+                   for job in emails]
+    share = int((walltime.monotonic() - began) * 1000 / max(len(emails), 1))
+    when = at()
+    return [(job, result, when, share) for job, result in zip(emails, results)]
+
+
+def _post(job: outbox.Job, http, allowed: set[str], at) -> tuple:
+    """POST one signed webhook (on a pool thread); never raises."""
+    began = walltime.monotonic()
+    try:
+        result = post_signed(job.item.url, job.secret, job.notification.uid, job.body, now=at(),
+                             allowed_hosts=allowed, session=http)
+    except Exception as exc:  # never lose the row: record a transient failure and retry
+        log.exception("webhook %s crashed", job.item.url)
+        result = DeliveryResult.transient(job.item.url or "", f"crashed: {type(exc).__name__}: {exc}")
+    return job, result, at(), int((walltime.monotonic() - began) * 1000)
 
 
 def _without_malformed(emails: list[outbox.Job], done: list[tuple], at) -> list[outbox.Job]:
@@ -171,10 +206,35 @@ def _without_malformed(emails: list[outbox.Job], done: list[tuple], at) -> list[
     return good
 
 
-def _write_timeline(session, recorded: outbox.Recorded, when: datetime) -> None:
-    n, a = recorded.notification, recorded.attempt
-    # issue 10: Art. 34 rows go to data subjects, whose addresses never enter the hash chain
-    timeline = _SubjectSafeTimeline if n.recipient_key.startswith("subjects:") else _timeline
+def _write_timeline(session, recorded: list[outbox.Recorded], now: datetime) -> None:
+    """Settle the obligations the batch met and write its timeline entries: one chain write per incident."""
+    controller_ids = sorted({r.notification.controller_id for r in recorded if r.notification.controller_id})
+    # Held here: the session keeps objects only while someone refers to them, and recipient_label's
+    # session.get must find them instead of querying once per row.
+    controllers = []
+    for start in range(0, len(controller_ids), 900):
+        controllers += session.exec(select(Controller).where(Controller.id.in_(controller_ids[start:start + 900]))
+                                    .options(load_only(Controller.name))).all()
+    incidents = {i: session.get(Incident, i) for i in {r.notification.incident_id for r in recorded}}
+    delivered = [r for r in recorded if r.newly_delivered]
+    met = dict(zip((id(r) for r in delivered), approval.settle_many(
+        session=session, deliveries=[(r.notification, r.at) for r in delivered], actor=ACTOR)))
+    events: dict[int, list[timeline.NewEvent]] = {}
+    for r in recorded:
+        n = r.notification
+        entries = _events(session, r, met.get(id(r)), incidents[n.incident_id])
+        if n.recipient_key.startswith("subjects:"):
+            entries = [_redacted(e) for e in entries]  # issue 10: subjects' addresses never enter the hash chain
+        events.setdefault(n.incident_id, []).extend(entries)
+    for incident_id in sorted(events):
+        timeline.append_many(session=session, incident_id=incident_id, events=events[incident_id], recorded_at=now)
+    del controllers
+
+
+def _events(session, recorded: outbox.Recorded, obligation: Obligation | None,
+            incident: Incident) -> list[timeline.NewEvent]:
+    """The timeline events of one recorded attempt; they occurred at the attempt time."""
+    n, a, when = recorded.notification, recorded.attempt, recorded.at
     who = recipient_label(session, n)
     channel = "Email" if a.channel == Channel.email else "Webhook"
     if recorded.outcome == "delivered":
@@ -189,65 +249,62 @@ def _write_timeline(session, recorded: outbox.Recorded, when: datetime) -> None:
     attempt = {"attempt_id": a.id, "channel": a.channel, "target": a.target, "ok": a.ok, "status_code": a.status_code,
                "detail": a.detail, "outcome": a.outcome, "attempt": recorded.item.attempts,
                "duration_ms": a.duration_ms, "worker": a.worker}
+
+    def event(kind: str, summary: str, details: dict) -> timeline.NewEvent:
+        return timeline.NewEvent(kind, summary[:2000], ACTOR, occurred_at=when, details=details,
+                                 controller_id=n.controller_id)
+
+    events = []
     if not recorded.newly_delivered:  # the delivering attempt is told by notification.delivered below
-        timeline.append(session=session, incident_id=n.incident_id, kind="notification.attempt", actor=ACTOR,
-                        recorded_at=when, controller_id=n.controller_id,
-                        summary=f"{channel} to {who} ({a.target}): {state}"[:2000], details={**base, **attempt})
+        events.append(event("notification.attempt", f"{channel} to {who} ({a.target}): {state}", {**base, **attempt}))
     if recorded.endpoint_disabled:
-        timeline.append(session=session, incident_id=n.incident_id, kind="webhook.endpoint_disabled", actor=ACTOR,
-                        recorded_at=when, controller_id=n.controller_id,
-                        summary=f"Webhook of {who} answered 410 Gone and is disabled until its URL changes",
-                        details={**base, "url": recorded.item.url})
+        events.append(event("webhook.endpoint_disabled",
+                            f"Webhook of {who} answered 410 Gone and is disabled until its URL changes",
+                            {**base, "url": recorded.item.url}))
     if recorded.newly_delivered:
-        obligation = approval.settle(session=session, notification=n, at=when, actor=ACTOR)
-        incident = session.get(Incident, n.incident_id)
         ob = obligation or session.get(Obligation, n.obligation_id)
         clock = customer_clock(obligation_to_controller=ob, aware_at=incident.aware_at, now=when) \
             if n.controller_id and n.kind != "data_subject" else None  # issue 10: subjects have no controller clock
-        timeline.append(session=session, incident_id=n.incident_id, kind="notification.delivered", actor=ACTOR,
-                        recorded_at=when, controller_id=n.controller_id,
-                        summary=f"{PHASE_LABEL[n.phase]} delivered to {who} by {a.channel} ({a.target}: {a.detail}) "
-                                f"at {iso(when)}" + (f"; their 72 h clock runs to {clock['projected_due_at']}"
-                                                     if clock else ""),
-                        details={**base, **attempt, "delivered_at": iso(when), "customer_clock": clock})
+        events.append(event("notification.delivered",
+                            f"{PHASE_LABEL[n.phase]} delivered to {who} by {a.channel} ({a.target}: {a.detail}) "
+                            f"at {iso(when)}" + (f"; their 72 h clock runs to {clock['projected_due_at']}"
+                                                 if clock else ""),
+                            {**base, **attempt, "delivered_at": iso(when), "customer_clock": clock}))
         if obligation is not None:
-            obligation_met(session, n, obligation, ACTOR, when)
+            events.append(obligation_met_event(n, obligation, ACTOR))
     if recorded.newly_failed:
-        timeline.append(session=session, incident_id=n.incident_id, kind="notification.failed", actor=ACTOR,
-                        recorded_at=when, controller_id=n.controller_id,
-                        summary=f"{PHASE_LABEL[n.phase]} to {who} NOT delivered: {n.error}"[:2000],
-                        details={**base, "error": n.error})
+        events.append(event("notification.failed", f"{PHASE_LABEL[n.phase]} to {who} NOT delivered: {n.error}",
+                            {**base, "error": n.error}))
+    return events
 
 
-class _SubjectSafeTimeline:
-    """timeline.append with addresses redacted: Art. 34 rows go to data subjects (issue 10)."""
+def _redacted(event: timeline.NewEvent) -> timeline.NewEvent:
+    """The event with addresses redacted from its summary and details: Art. 34 rows go to data subjects."""
+    from app.core.redaction import Redactor
 
-    @staticmethod
-    def append(**kwargs):
-        from app.core.redaction import Redactor
-
-        redactor = Redactor()
-        kwargs["summary"] = redactor.redact(kwargs["summary"])[0]
-        kwargs["details"] = redactor.redact_value(kwargs.get("details") or {})[0]
-        return _timeline.append(**kwargs)
+    redactor = Redactor()
+    return replace(event, summary=redactor.redact(event.summary)[0],
+                   details=redactor.redact_value(event.details or {})[0])
 
 
-def _start_customer_clocks(eng: sa.Engine, incident_id: int, when: datetime) -> None:
-    """Re-sync the incident's obligations: a customer's own 72 h clock starts with our first notice."""
+def _start_customer_clocks(eng: sa.Engine, incident_id: int, keys: set[str], when: datetime) -> None:
+    """Re-sync the notified customers' obligations: a customer's own 72 h clock starts with our first notice."""
     try:
         settings = runtime.clock_settings()
     except RuntimeError:
         return  # outside an app context (a bare pass in a script): the next incident change syncs them
     with immediate_session(eng) as session:
-        waiting = session.exec(select(Obligation.id).where(
-            Obligation.incident_id == incident_id, Obligation.anchor_name == AnchorName.CONTROLLER_NOTIFIED_AT,
-            Obligation.anchor_at.is_(None)).limit(1)).first()
-        if waiting is None:
-            return  # no customer clock waits for our notice
+        waiting = sorted({key for (key,) in session.execute(
+            select(Obligation.recipient_key).where(
+                Obligation.incident_id == incident_id, Obligation.anchor_name == AnchorName.CONTROLLER_NOTIFIED_AT,
+                Obligation.anchor_at.is_(None)).distinct())} & keys)
+        if not waiting:
+            return  # no clock of these customers waits for our notice
         lock_chain(session, incident_id)
         incident = session.get(Incident, incident_id)
-        incident_flows.recompute(session=session, incident=incident, actor=incident_flows.Actor(ACTOR, "lead"),
-                                 now=when, settings=settings)
+        # Their obligations only, not the impact: a delivery changes who was notified, not what was affected.
+        incident_flows.sync_obligations(session=session, incident=incident, actor=incident_flows.Actor(ACTOR, "lead"),
+                                        now=when, settings=settings, recipients=set(waiting))
 
 
 def _escalate(eng: sa.Engine, settings: NoticeSettings, *, now: datetime, at, report: DispatchReport) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from app.core.errors import Conflict, Forbidden, InputError, NotFound
+from app.core.errors import Conflict, NotFound
 from app.core.time import iso, require_aware
 from app.datamap.models import Contact, Controller
 from app.flows.incident import Actor
@@ -33,6 +33,14 @@ def _event(session: Session, n: Notification, kind: str, summary: str, actor: st
                     recorded_at=now, occurred_at=occurred_at, controller_id=n.controller_id,
                     details={"notification_id": n.id, "uid": n.uid, "phase": n.phase, "kind": n.kind,
                              "obligation_id": n.obligation_id, **details})
+
+
+def _new_event(n: Notification, kind: str, summary: str, actor: str, occurred_at: datetime | None = None,
+               **details) -> timeline.NewEvent:
+    """The same event as _event, for timeline.append_many."""
+    return timeline.NewEvent(kind, summary[:2000], actor, occurred_at=occurred_at, controller_id=n.controller_id,
+                             details={"notification_id": n.id, "uid": n.uid, "phase": n.phase, "kind": n.kind,
+                                      "obligation_id": n.obligation_id, **details})
 
 
 def lock_chain(session: Session, incident_id: int) -> None:
@@ -62,6 +70,7 @@ def draft(*, session: Session, incident: Incident, actor: Actor, now: datetime, 
     """Draft a notice for every affected customer and our own authority/subject duties; idempotent."""
     outcomes = drafting.draft_all(session=session, incident=incident, settings=settings, actor=actor.name, now=now,
                                   phase=phase)
+    events = []
     for o in outcomes:
         n = o.notification
         if o.action not in ("created", "redrafted"):
@@ -71,9 +80,16 @@ def draft(*, session: Session, incident: Incident, actor: Actor, now: datetime, 
             what += f"; phased, to follow: {', '.join(n.missing)}"
         if n.error:
             what += f"; cannot be approved yet: {n.error}"
-        _event(session, n, f"notification.{'drafted' if o.action == 'created' else 'redrafted'}", what, actor.name, now,
-               version=n.version, missing=n.missing, changes=n.changes, error=n.error)
+        events.append(_new_event(n, f"notification.{'drafted' if o.action == 'created' else 'redrafted'}", what,
+                                 actor.name, version=n.version, missing=n.missing, changes=n.changes, error=n.error))
+    # One chain write for the whole run: one event per customer notice.
+    timeline.append_many(session=session, incident_id=incident.id, events=events, recorded_at=now)
     return outcomes
+
+
+def facts_of(*, session: Session, incident: Incident) -> NoticeFacts:
+    """The facts every notice of the incident shares (version 0: never saved, the defaults apply)."""
+    return session.get(NoticeFacts, incident.id) or NoticeFacts(incident_id=incident.id, version=0)
 
 
 def save_facts(*, session: Session, incident: Incident, data: NoticeFactsIn, actor: Actor, now: datetime) -> NoticeFacts:
@@ -112,18 +128,24 @@ def approve(*, session: Session, notification: Notification, data: ApproveIn, ac
     """Approve one draft and queue it for delivery (or fail a drill without drill targets)."""
     items = approval.approve(session=session, notification=notification, data=data, actor=actor.name,
                              actor_role=actor.role, now=now, settings=settings)
-    who = recipient_label(session, notification)
-    _event(session, notification, "notification.approved", f"{PHASE_LABEL[notification.phase]} to {who} approved",
-           actor.name, now, version=notification.version, drafted_by=notification.drafted_by,
-           reasons_for_delay=notification.reasons_for_delay)
+    timeline.append_many(session=session, incident_id=notification.incident_id, recorded_at=now,
+                         events=_approval_events(session, notification, items, actor))
+    return items
+
+
+def _approval_events(session: Session, n: Notification, items: list[OutboxItem], actor: Actor) -> list:
+    """approved, then queued (or failed: a drill without drill targets)."""
+    who = recipient_label(session, n)
+    events = [_new_event(n, "notification.approved", f"{PHASE_LABEL[n.phase]} to {who} approved", actor.name,
+                         version=n.version, drafted_by=n.drafted_by, reasons_for_delay=n.reasons_for_delay)]
     if items:
         targets = [f"{i.channel}: {i.target}" for i in items]
-        _event(session, notification, "notification.queued", f"Queued for {who}: {'; '.join(targets)}", actor.name,
-               now, outbox=[{"id": i.id, "channel": str(i.channel), "target": i.target} for i in items])
-    elif notification.status == "failed":
-        _event(session, notification, "notification.failed", f"Not sent to {who}: {notification.error}", actor.name,
-               now, error=notification.error)
-    return items
+        events.append(_new_event(n, "notification.queued", f"Queued for {who}: {'; '.join(targets)}", actor.name,
+                                 outbox=[{"id": i.id, "channel": str(i.channel), "target": i.target} for i in items]))
+    elif n.status == "failed":
+        events.append(_new_event(n, "notification.failed", f"Not sent to {who}: {n.error}", actor.name,
+                                 error=n.error))
+    return events
 
 
 @dataclass
@@ -137,23 +159,38 @@ class BulkResult:
 def approve_many(*, session: Session, incident: Incident, selection: dict[int, int | None], reasons: dict[int, str],
                  actor: Actor, now: datetime, settings: NoticeSettings) -> BulkResult:
     """Approve the selected drafts (id -> version reviewed); each succeeds or fails on its own."""
-    result = BulkResult()
+    # "Select all" over an incident with thousands of customers: checked and written in bulk (see
+    # approval.approve_many); a refusal changes nothing, so the others need no savepoint.
+    found = _by_id(session, Notification, Notification.id, sorted(selection))
+    requests, why = [], {}
     for notification_id, version in selection.items():
-        notification = session.get(Notification, notification_id)
+        notification = found.get(notification_id)
         if notification is None or notification.incident_id != incident.id:
-            result.refused.append((notification_id, "not a notification of this incident"))
+            why[notification_id] = "not a notification of this incident"
             continue
-        savepoint = session.begin_nested()  # one refusal must not undo the others
-        try:
-            approve(session=session, notification=notification, actor=actor, now=now, settings=settings,
-                    data=ApproveIn(reasons_for_delay=reasons.get(notification_id, ""), version=version))
-            savepoint.commit()
-            result.approved.append(notification)
-        except (Conflict, Forbidden, InputError) as exc:
-            savepoint.rollback()
-            session.refresh(notification)
-            result.refused.append((notification_id, str(exc)))
+        requests.append((notification, ApproveIn(reasons_for_delay=reasons.get(notification_id, ""), version=version)))
+    approved, refused = approval.approve_many(session=session, requests=requests, actor=actor.name,
+                                              actor_role=actor.role, now=now, settings=settings)
+    why.update((n.id, str(exc)) for n, exc in refused)
+    controllers = _by_id(session, Controller, Controller.id, sorted({n.controller_id for n, _ in approved
+                                                                     if n.controller_id}))  # for recipient_label
+    events = [event for n, items in approved for event in _approval_events(session, n, items, actor)]
+    timeline.append_many(session=session, incident_id=incident.id, recorded_at=now, events=events)
+    del controllers
+    done = {n.id: n for n, _ in approved}
+    result = BulkResult()
+    for notification_id in selection:  # in the order asked for
+        if notification_id in done:
+            result.approved.append(done[notification_id])
+        else:
+            result.refused.append((notification_id, why[notification_id]))
     return result
+
+
+def draft_selection(*, session: Session, incident: Incident, channel: str | None = None) -> dict[int, int | None]:
+    """"Select all": every draft of the incident (on one channel, when given), id -> the version shown."""
+    items, _ = list_for_incident(session=session, incident=incident, status="draft", channel=channel)
+    return {n.id: n.version for n in items}
 
 
 def cancel(*, session: Session, notification: Notification, reason: str, actor: Actor, now: datetime,
@@ -185,13 +222,19 @@ def record_filed(*, session: Session, notification: Notification, filed_at: date
 
 def obligation_met(session: Session, notification: Notification, obligation, actor: str, now: datetime) -> None:
     """The timeline entry for an obligation met by a notice."""
+    timeline.append_many(session=session, incident_id=obligation.incident_id, recorded_at=now,
+                         events=[obligation_met_event(notification, obligation, actor)])
+
+
+def obligation_met_event(notification: Notification, obligation, actor: str) -> timeline.NewEvent:
+    """The timeline event of an obligation met by a notice, for timeline.append_many."""
     late = f", {obligation.late_by_seconds} s late: {obligation.delay_reasons}" if obligation.status == "late" else ""
-    timeline.append(session=session, incident_id=obligation.incident_id, kind="obligation.met",
-                    summary=f"{obligation.title}: met at {iso(obligation.met_at)} by notice {notification.uid}{late}"[:2000],
-                    actor=actor, recorded_at=now, occurred_at=obligation.met_at, controller_id=obligation.controller_id,
-                    details={"obligation_id": obligation.id, "notification_id": notification.id,
-                             "status": str(obligation.status), "met_at": iso(obligation.met_at),
-                             "late_by_seconds": obligation.late_by_seconds, "delay_reasons": obligation.delay_reasons})
+    summary = f"{obligation.title}: met at {iso(obligation.met_at)} by notice {notification.uid}{late}"
+    return timeline.NewEvent(
+        "obligation.met", summary[:2000], actor, occurred_at=obligation.met_at, controller_id=obligation.controller_id,
+        details={"obligation_id": obligation.id, "notification_id": notification.id,
+                 "status": str(obligation.status), "met_at": iso(obligation.met_at),
+                 "late_by_seconds": obligation.late_by_seconds, "delay_reasons": obligation.delay_reasons})
 
 
 def acknowledge(*, session: Session, token: str, data: AckIn, now: datetime, settings: NoticeSettings) -> tuple[Notification, bool]:
@@ -209,12 +252,14 @@ def acknowledge(*, session: Session, token: str, data: AckIn, now: datetime, set
     return notification, new
 
 
-def list_for_incident(*, session: Session, incident: Incident, status: str | None = None,
-                      channel: str | None = None) -> tuple[list[Notification], dict[int, list[str]]]:
-    """The incident's notifications (optionally by status and channel) and each one's channels."""
+def list_for_incident(*, session: Session, incident: Incident, status: str | None = None, channel: str | None = None,
+                      kind: str | None = None) -> tuple[list[Notification], dict[int, list[str]]]:
+    """The incident's notifications (optionally by status, channel and kind) and each one's channels."""
     query = select(Notification).where(Notification.incident_id == incident.id)
     if status:
         query = query.where(Notification.status == status)
+    if kind:
+        query = query.where(Notification.kind == kind)
     items = list(session.exec(query.order_by(Notification.recipient_key, Notification.obligation_id,
                                              Notification.seq)))
     channels = channels_of(session=session, notifications=items)
@@ -287,7 +332,7 @@ def review_page(*, session: Session, incident: Incident, status: str | None, cha
                            ack_after_hours=settings.ack_flag_after_hours).get(incident.id, acks.IncidentFlags())
     return ReviewPage(items=items, channels=channels, controllers=controllers, acked=acked, stale=stale, flags=flags,
                       counts=drafting.count_by_status(session=session, incident_id=incident.id),
-                      facts=session.get(NoticeFacts, incident.id) or NoticeFacts(incident_id=incident.id, version=0))
+                      facts=facts_of(session=session, incident=incident))
 
 
 @dataclass

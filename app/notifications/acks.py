@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlmodel import Session, func, select
@@ -35,8 +36,12 @@ class AckLinkProblem(Exception):
 
 
 def _serializer(secret_key: str, at: datetime) -> URLSafeTimedSerializer:
-    stamp = int(require_aware(at, "at").timestamp())
+    return _serializer_at(secret_key, int(require_aware(at, "at").timestamp()))
 
+
+@lru_cache(maxsize=16)
+def _serializer_at(secret_key: str, stamp: int) -> URLSafeTimedSerializer:
+    # One per (key, second): a bulk draft signs thousands of links at the same `now`.
     class _At(TimestampSigner):
         def get_timestamp(self) -> int:
             return stamp

@@ -143,17 +143,24 @@ def recipient_advice(shared: SharedFacts, counts: dict, rows: list[ImpactRow], l
 
 def content_of(shared: SharedFacts, counts: dict, advice: dict | None) -> dict:
     """The notice's content as JSON-ready facts: what is compared for 'changed since the last notice'."""
+    return content_and_gaps(shared, counts, advice)[0]
+
+
+def content_and_gaps(shared: SharedFacts, counts: dict, advice: dict | None) -> tuple[dict, set[str]]:
+    """content_of() and the content items it leaves empty (for completeness(), without validating twice)."""
     content = BreachContent.model_validate({"nature": shared.nature, "categories_and_counts": counts,
                                            "contact_point": shared.contact_point,
                                            "likely_consequences": shared.likely_consequences,
                                            "measures": shared.measures})
-    return {**content.model_dump(mode="json", exclude={"missing"}), "advice": advice}
+    return ({**content.model_dump(mode="json", exclude={"missing"}), "advice": advice},
+            {item.value for item in content.missing_items()})
 
 
-def completeness(required: list[str], content: dict) -> tuple[list[str], list[str]]:
+def completeness(required: list[str], content: dict, empty: set[str] | None = None) -> tuple[list[str], list[str]]:
     """(present, missing) items of a stage's required content; unknown slugs cannot be checked: missing."""
-    empty = {item.value for item in BreachContent.model_validate(
-        {k: v for k, v in content.items() if k != "advice"}).missing_items()}
+    if empty is None:
+        empty = {item.value for item in BreachContent.model_validate(
+            {k: v for k, v in content.items() if k != "advice"}).missing_items()}
     present, missing = [], []
     for slug in required:
         if slug == "reasons_for_delay":

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 import sqlalchemy as sa
+from pydantic import Field as PydanticField
 from pydantic import field_validator
 from sqlmodel import JSON, Field, SQLModel
 
+from app.core.numbers import ROW_ID_MAX
 from app.core.time import AwareISO, UTCDateTime
+
+RowId = Annotated[int, PydanticField(ge=1, le=ROW_ID_MAX)]  # a notification id or version as input
 
 
 class NotificationStatus(StrEnum):
@@ -226,7 +230,7 @@ class NoticeFactsIn(SQLModel):
     authority_name: str = Field(default="", max_length=300)
     member_states: list[str] = Field(default_factory=list)
     data_subjects_informed: Literal["", "yes", "planned", "no", "not_required"] = ""
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=ROW_ID_MAX)
 
     @field_validator("measures_taken", "measures_proposed", "measures_recommended", "member_states", mode="before")
     @classmethod
@@ -238,7 +242,7 @@ class NotificationEdit(SQLModel):
     """An edit of a draft's content, made from `version` (a stale version is refused)."""
 
     model_config = {"extra": "forbid"}
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=ROW_ID_MAX)
     subject: str | None = Field(default=None, min_length=1, max_length=1000)
     text: str | None = Field(default=None, min_length=1, max_length=200000)
     html: str | None = Field(default=None, max_length=400000)
@@ -264,7 +268,18 @@ class ApproveIn(SQLModel):
 
     model_config = {"extra": "forbid"}
     reasons_for_delay: str = Field(default="", max_length=5000)
-    version: int | None = Field(default=None, ge=1)  # the version the approver reviewed; None: the current one
+    version: int | None = Field(default=None, ge=1, le=ROW_ID_MAX)  # the version the approver reviewed; None: the current one
+
+
+class BulkApproveIn(SQLModel):
+    """Approve several drafts of one incident: the ids (or all_drafts, optionally on one channel), one reason text."""
+
+    model_config = {"extra": "forbid"}
+    ids: list[RowId] = Field(default_factory=list, max_length=10000)
+    versions: dict[RowId, RowId] = Field(default_factory=dict)  # id -> the version reviewed; a newer one is refused
+    all_drafts: bool = False  # "select all": every draft of the incident (on `channel`, when given)
+    channel: Literal["email", "webhook", "manual", "drill"] | None = None
+    reasons_for_delay: str = Field(default="", max_length=5000)  # for the overdue ones (GDPR Art. 33(1))
 
 
 class CancelIn(SQLModel):

@@ -1,9 +1,9 @@
 """The outbox: claiming due rows, building what to send, recording each attempt, backoff, escalation claims.
 
 Nothing here touches the network; app/flows/dispatch.py sends through the channels between a claim
-(committed at once) and the recording of each result (one transaction per row). A dispatcher that
-dies after sending but before recording leaves its claim to expire; the row is then sent again with
-the same Message-ID / webhook-id, so a receiver can recognise the duplicate.
+(committed at once) and the recording of the batch's results (one transaction per batch). A
+dispatcher that dies after sending but before recording leaves its claims to expire; those rows are
+then sent again with the same Message-ID / webhook-id, so a receiver can recognise the duplicates.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import defer, load_only
 from sqlmodel import Session, select
 
 from app.core.claims import claim_rows
@@ -28,6 +29,8 @@ from app.notifications.settings import NoticeSettings
 from app.notifications.targets import drill_secret
 
 SENDABLE = (NotificationStatus.queued, NotificationStatus.delivered)  # delivered: another channel still pending
+_MESSAGE = (Notification.subject, Notification.text, Notification.html, Notification.payload, Notification.facts,
+            Notification.required, Notification.missing, Notification.changes)  # loaded only when read
 
 
 def _claimable(now: datetime, expiry: datetime):
@@ -62,18 +65,27 @@ class Job:
     problem: DeliveryResult | None = None
 
 
+def message_domain(mail_from: str | None) -> str:
+    """The domain of our Message-IDs: MAIL_FROM's (breachline@localhost when unset)."""
+    return str(mail_from or "breachline@localhost").rpartition("@")[2].strip(" >") or "breachline.invalid"
+
+
 def prepare(*, session: Session, items: list[OutboxItem], settings: NoticeSettings, worker: str,
             now: datetime) -> list[Job]:
     """Build the messages of claimed rows; rows of cancelled notices are closed, bad messages fail alone."""
     if not items:
         return []
+    # What is sent, not what it was drafted from (facts and the like are large JSON, decoded for nothing).
     notifications = {n.id: n for n in session.exec(
-        select(Notification).where(Notification.id.in_({i.notification_id for i in items})))}
+        select(Notification).where(Notification.id.in_({i.notification_id for i in items}))
+        .options(defer(Notification.facts), defer(Notification.required), defer(Notification.missing),
+                 defer(Notification.changes)))}
     controller_ids = {n.controller_id for n in notifications.values() if n.controller_id}
-    controllers = {c.id: c for c in session.exec(select(Controller).where(Controller.id.in_(controller_ids)))} \
+    controllers = {c.id: c for c in session.exec(select(Controller).where(Controller.id.in_(controller_ids))
+                                                 .options(load_only(Controller.webhook_secret)))} \
         if controller_ids else {}
     sender = str(settings.config.get("MAIL_FROM") or "breachline@localhost")
-    domain = sender.rpartition("@")[2].strip(" >") or "breachline.invalid"
+    domain = message_domain(sender)
     jobs = []
     for item in items:
         notification = notifications[item.notification_id]
@@ -115,52 +127,109 @@ def backoff_seconds(attempts: int, *, base: float, cap: float, retry_after: floa
     return max(rand() * ceiling, retry_after or 0.0)
 
 
+_ATTEMPT_FIELDS = ("channel", "target", "ok", "status_code", "detail", "outcome", "duration_ms", "worker")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A delivery attempt as written to delivery_attempt (with its id), for the timeline."""
+
+    id: int
+    channel: str
+    target: str
+    ok: bool
+    status_code: int | None
+    detail: str
+    outcome: str
+    duration_ms: int
+    worker: str
+
+
 @dataclass
 class Recorded:
     """What recording one result changed, for the timeline and the report."""
 
-    attempt: DeliveryAttempt
+    attempt: Attempt
     notification: Notification
     item: OutboxItem
     outcome: str  # delivered | retry | failed | superseded (our claim was taken over meanwhile)
     newly_delivered: bool = False
     newly_failed: bool = False
     endpoint_disabled: bool = False
+    at: datetime | None = None  # when the attempt was made
     notes: list[str] = field(default_factory=list)
 
 
 def record(*, session: Session, job: Job, result: DeliveryResult, at: datetime, duration_ms: int, worker: str,
            settings: NoticeSettings, rand: Callable[[], float] = random.random) -> Recorded:
     """Record one attempt and move the row and its notification on: delivered, retry later, or failed."""
-    at = require_aware(at, "at")
-    item = session.exec(select(OutboxItem).where(OutboxItem.id == job.item.id)
-                        .execution_options(populate_existing=True)).one()
-    notification = session.exec(select(Notification).where(Notification.id == item.notification_id)
-                                .execution_options(populate_existing=True)).one()
-    ours = item.claimed_by == worker and item.status == OutboxStatus.pending
+    return record_many(session=session, done=[(job, result, at, duration_ms)], worker=worker, settings=settings,
+                       rand=rand)[0]
+
+
+def record_many(*, session: Session, done: list[tuple[Job, DeliveryResult, datetime, int]], worker: str,
+                settings: NoticeSettings, rand: Callable[[], float] = random.random) -> list[Recorded]:
+    """Record (job, result, attempt time, duration ms) attempts: bulk loads, one attempt insert, one flush."""
+    # A dispatcher records its whole batch in one transaction; per row it was a transaction with a
+    # dozen statements, which cost several times what sending the message did.
+    ids = sorted({job.item.id for job, *_ in done})
+    items = {i.id: i for i in _load(session, OutboxItem, OutboxItem.id, ids)}
+    # Not the message itself: decoding every text, payload and facts column cost more than the rest.
+    notifications = {n.id: n for n in _load(session, Notification, Notification.id,
+                                            sorted({i.notification_id for i in items.values()}), _MESSAGE)}
+    recorded, rows = [], []
+    for job, result, at, duration_ms in done:
+        at = require_aware(at, "at")
+        item = items[job.item.id]
+        notification = notifications[item.notification_id]
+        ours = item.claimed_by == worker and item.status == OutboxStatus.pending
+        if result.ok:
+            outcome = "delivered"
+        elif result.permanent or at >= item.give_up_at:
+            outcome = "failed"
+        else:
+            outcome = "retry"
+        rows.append({"notification_id": notification.id, "outbox_id": item.id, "attempted_at": at,
+                     "channel": str(item.channel), "target": result.target[:2000] or item.target[:2000],
+                     "ok": result.ok, "status_code": result.status_code, "detail": result.detail[:600],
+                     "error": "" if result.ok else result.detail[:600], "outcome": outcome if ours else "superseded",
+                     "duration_ms": duration_ms, "worker": worker[:100]})
+        entry = Recorded(attempt=None, notification=notification, item=item, outcome=rows[-1]["outcome"], at=at)
+        recorded.append(entry)
+        if ours:  # else another dispatcher took the row over after our lease ran out; it decides
+            _move_on(session, entry, result, outcome, at, settings, rand)
+    table = DeliveryAttempt.__table__
+    # outbox row -> its attempt: one attempt per row in a batch, so RETURNING may give them in any order
+    attempt_ids = {}
+    for start in range(0, len(rows), 500):
+        attempt_ids.update((outbox_id, attempt_id) for attempt_id, outbox_id in session.execute(
+            table.insert().returning(table.c.id, table.c.outbox_id), rows[start:start + 500]))
+    for entry, row in zip(recorded, rows):
+        entry.attempt = Attempt(id=attempt_ids[row["outbox_id"]], **{k: row[k] for k in _ATTEMPT_FIELDS})
+    session.flush()
+    return recorded
+
+
+def _load(session: Session, model, column, ids: list[int], deferred: tuple = ()) -> list:
+    found = []
+    for start in range(0, len(ids), 900):
+        found += session.exec(select(model).where(column.in_(ids[start:start + 900]))
+                              .options(*(defer(c) for c in deferred))
+                              .execution_options(populate_existing=True)).all()
+    return found
+
+
+def _move_on(session: Session, entry: Recorded, result: DeliveryResult, outcome: str, at: datetime,
+             settings: NoticeSettings, rand: Callable[[], float]) -> None:
+    """Apply one attempt of ours to its outbox row and notification (in the session; flushed by the caller)."""
+    item, notification = entry.item, entry.notification
     attempts = item.attempts + 1
-    if result.ok:
-        outcome = "delivered"
-    elif result.permanent or at >= item.give_up_at:
-        outcome = "failed"
-    else:
-        outcome = "retry"
-    attempt = DeliveryAttempt(notification_id=notification.id, outbox_id=item.id, attempted_at=at,
-                              channel=str(item.channel), target=result.target[:2000] or item.target[:2000],
-                              ok=result.ok, status_code=result.status_code, detail=result.detail[:600],
-                              error="" if result.ok else result.detail[:600],
-                              outcome=outcome if ours else "superseded", duration_ms=duration_ms, worker=worker[:100])
-    session.add(attempt)
-    recorded = Recorded(attempt=attempt, notification=notification, item=item, outcome=attempt.outcome)
-    if not ours:
-        session.flush()
-        return recorded  # another dispatcher took the row over after our lease ran out; it decides
     item.attempts, item.claimed_by, item.claimed_at = attempts, "", None
     if outcome == "delivered":
         item.status, item.done_at, item.last_error = OutboxStatus.delivered, at, ""
         if notification.delivered_at is None:
             notification.status, notification.delivered_at, notification.error = NotificationStatus.delivered, at, ""
-            recorded.newly_delivered = True
+            entry.newly_delivered = True
     elif outcome == "retry":
         delay = backoff_seconds(attempts, base=settings.backoff_base_seconds, cap=settings.backoff_cap_seconds,
                                 retry_after=result.retry_after_seconds, rand=rand)
@@ -172,21 +241,17 @@ def record(*, session: Session, job: Job, result: DeliveryResult, at: datetime, 
         item.status, item.done_at, item.last_error = OutboxStatus.failed, at, why[:2000]
     if result.disable_endpoint and item.url:
         _disable_endpoint(session, notification, item.url, result.detail, at)
-        recorded.endpoint_disabled = True
+        entry.endpoint_disabled = True
         _escalate_later(notification, f"webhook {item.url} answered 410 Gone and was disabled: {result.detail}")
-    session.add(item)
-    session.flush()
     if outcome == "failed" and notification.status == NotificationStatus.queued:
+        session.flush()  # rare: the other rows' statuses decide, including this batch's changes
         others = session.exec(select(OutboxItem.status).where(OutboxItem.notification_id == notification.id)).all()
         if OutboxStatus.pending not in others and OutboxStatus.delivered not in others:
             notification.status, notification.failed_at = NotificationStatus.failed, at
             notification.error = f"not delivered: {item.last_error}"[:2000]
-            recorded.newly_failed = True
+            entry.newly_failed = True
             _escalate_later(notification, notification.error)
     notification.updated_at = at
-    session.add(notification)
-    session.flush()
-    return recorded
 
 
 def _escalate_later(notification: Notification, reason: str) -> None:

@@ -95,7 +95,7 @@ class MessageContext(BreachContent):
         if value is not None:
             try:
                 ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
+            except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file path
                 raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'Europe/Berlin'") from None
         return value
 
@@ -159,6 +159,9 @@ def _number_filter(ctx, value: int | float | None) -> str:
     return f"{int(value):,}".replace(",", THOUSANDS[_locale_of(ctx)])
 
 
+FILTERS = {"tf": _to_follow_filter, "utc": _utc_filter, "when": _when_filter, "number": _number_filter}
+
+
 class _OverrideLoader(DictLoader):
     """User-edited template sources by name; reports a recognisable file name in tracebacks."""
 
@@ -167,12 +170,24 @@ class _OverrideLoader(DictLoader):
         return source, OVERRIDE_PREFIX + template, uptodate
 
 
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with a shortcut for `{{ fact.key }}` on the plain dicts templates are given."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """A dict's key when the name is no dict attribute (the sandbox's answer too), else the sandbox's answer."""
+        # The sandbox first tries (and fails) a Python attribute lookup for every such key; a letter
+        # looks up ~150 of them, a bulk draft renders ten thousand letters.
+        if type(obj) is dict and attribute in obj and not hasattr(dict, attribute):
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 def _environment(loader: BaseLoader) -> ImmutableSandboxedEnvironment:
     """A sandboxed environment with strict undefineds, autoescape for .html, and our filters."""
-    env = ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         loader=loader, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False))
-    env.filters.update(tf=_to_follow_filter, utc=_utc_filter, when=_when_filter, number=_number_filter)
+    env.filters.update(FILTERS)
     return env
 
 
@@ -234,11 +249,9 @@ def _template_context(kind: MessageKind, locale: str, phase: Phase, facts: Messa
     return values
 
 
-def render_message(kind: MessageKind | str, locale: str | None, phase: Phase | str | None,
-                   context: Mapping[str, Any], *, overrides: Mapping[str, str] | None = None) -> RenderedMessage:
-    """Render subject, text and HTML of a message; raise TemplateProblem naming template and cause."""
-    # overrides maps template names (see template_names) to user-edited sources that replace the
-    # shipped files; they render in the same sandbox with the same validated facts.
+def template_values(kind: MessageKind | str, locale: str | None, phase: Phase | str | None,
+                    context: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    """The template names and the variables they see for a context, validated; TemplateProblem if it is not valid."""
     kind = MessageKind(kind)
     locale = normalise_locale(locale)
     phase = Phase(phase or Phase.initial)
@@ -251,9 +264,17 @@ def render_message(kind: MessageKind | str, locale: str | None, phase: Phase | s
         raise TemplateProblem(names["text"], f"context field {where}: {first['msg']}") from exc
     if facts.phase is not None and facts.phase is not phase:
         raise TemplateProblem(names["text"], f"context says phase {facts.phase.value!r} but {phase.value!r} was asked for")
+    return names, _template_context(kind, locale, phase, facts)
+
+
+def render_message(kind: MessageKind | str, locale: str | None, phase: Phase | str | None,
+                   context: Mapping[str, Any], *, overrides: Mapping[str, str] | None = None) -> RenderedMessage:
+    """Render subject, text and HTML of a message; raise TemplateProblem naming template and cause."""
+    # overrides maps template names (see template_names) to user-edited sources that replace the
+    # shipped files; they render in the same sandbox with the same validated facts.
+    names, values = template_values(kind, locale, phase, context)
     env = _file_environment() if not overrides else _environment(
         ChoiceLoader([_OverrideLoader(dict(overrides)), FileSystemLoader(TEMPLATES)]))
-    values = _template_context(kind, locale, phase, facts)
     rendered: dict[str, str | None] = {}
     for part, name in names.items():
         try:

@@ -34,6 +34,7 @@ class NoticeSettings:
     batch_size: int = 100  # outbox rows claimed per batch
     max_batches: int = 10  # batches per dispatch pass
     lease_seconds: int = 300  # a claim older than this belongs to a crashed dispatcher and is taken over
+    webhook_concurrency: int = 8  # webhooks of a batch posted at the same time
     config: Mapping = field(default_factory=dict, repr=False)  # SMTP, webhook, PSIRT and drill keys
 
     @classmethod
@@ -58,4 +59,5 @@ class NoticeSettings:
                    ack_flag_after_hours=number("ACK_FLAG_AFTER_HOURS", 24.0),
                    batch_size=int(number("DISPATCH_BATCH_SIZE", 100)),
                    max_batches=int(number("DISPATCH_MAX_BATCHES", 10)),
-                   lease_seconds=int(number("DISPATCH_LEASE_SECONDS", 300)), config=config)
+                   lease_seconds=int(number("DISPATCH_LEASE_SECONDS", 300)),
+                   webhook_concurrency=max(1, int(number("WEBHOOK_CONCURRENCY", 8))), config=config)

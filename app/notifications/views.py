@@ -115,9 +115,8 @@ def save_facts(ref: str):
 def _selection(incident) -> dict[int, int | None]:
     """The selected notifications (id -> version reviewed), or every draft in the filter for "select all"."""
     if request.form.get("scope") == "all":
-        items, _ = flows.list_for_incident(session=get_session(), incident=incident, status="draft",
-                                           channel=request.form.get("channel") or None)
-        return {n.id: n.version for n in items}
+        return flows.draft_selection(session=get_session(), incident=incident,
+                                     channel=request.form.get("channel") or None)
     selection: dict[int, int | None] = {}
     for raw in request.form.getlist("ids"):
         head, _, version = raw.partition(":")
@@ -164,7 +163,7 @@ def detail(notification_id: int):
     db = get_session()
     notification = _notification(notification_id)
     incident = db.get(Incident, notification.incident_id)
-    return render_template(PAGES + "detail.html", n=notification, doc=notification_document(db, notification),
+    return render_template(PAGES + "detail.html", n=notification, doc=notification_document(db, notification, mail_from=current_app.config.get("MAIL_FROM")),
                            incident=incident, who=flows.recipient_label(db, notification), form=CsrfForm(),
                            manual=notification.kind in approval.MANUAL_KINDS)
 

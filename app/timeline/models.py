@@ -49,3 +49,4 @@ class NoteIn(SQLModel):
     model_config = {"extra": "forbid"}
     summary: str = Field(min_length=1, max_length=5000)
     occurred_at: AwareISO | None = None
+

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
+import sqlalchemy as sa
+import sqlalchemy as sa
+from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, select, update
 
+from app.core.pagination import Page, PageRequest
 from app.core.time import iso, require_aware
 from app.timeline.models import GENESIS_HASH, TimelineEvent, TimelineHead
 
 HASHED_FIELDS = ("seq", "occurred_at", "recorded_at", "kind", "actor", "summary", "details", "controller_id",
                  "prev_hash")
+
+
+# One encoder for every event (json.dumps with options builds a new one per call); same output.
+_canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
 def canonical_event(fields: dict) -> bytes:
@@ -25,7 +35,7 @@ def canonical_event(fields: dict) -> bytes:
     for name in ("occurred_at", "recorded_at"):
         if isinstance(payload[name], datetime):
             payload[name] = iso(payload[name])
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return _canonical_json(payload).encode()
 
 
 def event_hash(fields: dict) -> str:
@@ -62,9 +72,80 @@ def append(*, session: Session, incident_id: int, kind: str, summary: str, actor
     return event
 
 
-def _bump_head(session: Session, incident_id: int) -> int:
+def _bump_head(session: Session, incident_id: int, by: int = 1) -> int:
+    # No session synchronisation: the head is re-read with populate_existing right after, and
+    # "evaluate" would scan the whole identity map on every append (quadratic in a long flow).
     return session.exec(update(TimelineHead).where(TimelineHead.incident_id == incident_id)
-                        .values(seq=TimelineHead.seq + 1)).rowcount
+                        .values(seq=TimelineHead.seq + by)
+                        .execution_options(synchronize_session=False)).rowcount
+
+
+@dataclass
+class NewEvent:
+    """One event for `append_many`: what `append` takes, less the incident and the recording time."""
+
+    kind: str
+    summary: str
+    actor: str
+    occurred_at: datetime | None = None  # None: the recording time
+    details: dict | None = None
+    controller_id: int | None = None
+
+
+def append_many(*, session: Session, incident_id: int, events: Sequence[NewEvent], recorded_at: datetime) -> int:
+    """Append events in order to the incident's chain: one head update and one multi-row insert; returns the count."""
+    return append_batch(session=session, events=[(incident_id, event) for event in events], recorded_at=recorded_at)
+
+
+def append_batch(*, session: Session, events: Sequence[tuple[int, NewEvent]], recorded_at: datetime) -> int:
+    """Append (incident id, event) pairs, in order per incident, to several chains at once; returns the count.
+
+    One UPDATE takes every head involved (the same lock `append` takes, so chains stay serialised),
+    one executemany inserts the events and one sets the new head hashes: the statement count does
+    not grow with the events or the incidents.
+    """
+    if not events:
+        return 0
+    recorded_at = require_aware(recorded_at, "recorded_at")
+    counts = Counter(incident_id for incident_id, _ in events)
+    heads = _bump_heads(session, counts)
+    missing = sorted(set(counts) - set(heads))
+    if missing:  # first events of a chain: create the heads, tolerating a concurrent first append
+        for incident_id in missing:
+            session.exec(_insert_ignore(session, incident_id))
+        heads.update(_bump_heads(session, {i: counts[i] for i in missing}))
+    chains = {incident_id: [seq - counts[incident_id], previous] for incident_id, (seq, previous) in heads.items()}
+    rows = []
+    for incident_id, event in events:
+        chain = chains[incident_id]
+        chain[0] += 1
+        fields = {"seq": chain[0], "occurred_at": require_aware(event.occurred_at or recorded_at, "occurred_at"),
+                  "recorded_at": recorded_at, "kind": event.kind, "actor": event.actor, "summary": event.summary,
+                  "details": _jsonable(event.details or {}), "controller_id": event.controller_id,
+                  "prev_hash": chain[1]}
+        chain[1] = event_hash(fields)
+        rows.append({"incident_id": incident_id, "hash": chain[1], **fields})
+    # Core executemany: thousands of events (one per customer obligation) without an ORM object each.
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(TimelineEvent.__table__), rows[start:start + 5000])
+    head = TimelineHead.__table__
+    session.execute(sa.update(head).where(head.c.incident_id == sa.bindparam("chain"))
+                    .values(hash=sa.bindparam("head_hash")),
+                    [{"chain": incident_id, "head_hash": chain[1]} for incident_id, chain in chains.items()])
+    for incident_id in chains:  # a head the session already holds is stale now: reload it on next use
+        cached = session.identity_map.get(identity_key(TimelineHead, incident_id))
+        if cached is not None:
+            session.expire(cached, ["seq", "hash"])
+    return len(rows)
+
+
+def _bump_heads(session: Session, counts: dict[int, int]) -> dict[int, tuple[int, str]]:
+    """Advance each head's seq by its count in one UPDATE; {incident id: (new seq, current hash)} of those found."""
+    head = TimelineHead.__table__
+    by = sa.case(counts, value=head.c.incident_id) if len(counts) > 1 else next(iter(counts.values()))
+    found = session.execute(sa.update(head).where(head.c.incident_id.in_(sorted(counts)))
+                            .values(seq=head.c.seq + by).returning(head.c.incident_id, head.c.seq, head.c.hash))
+    return {incident_id: (seq, previous) for incident_id, seq, previous in found}
 
 
 def _insert_ignore(session: Session, incident_id: int):
@@ -87,6 +168,21 @@ def events(*, session: Session, incident_id: int, controller_id: int | None = No
     return list(session.exec(query.order_by(TimelineEvent.seq)))
 
 
+def page_of_events(*, session: Session, incident_id: int, page: PageRequest, kind: str | None = None,
+                   since: datetime | None = None, until: datetime | None = None) -> Page[TimelineEvent]:
+    """One page of the incident's events in chain order, filtered by kind (or 'prefix.') and occurred_at."""
+    query = select(TimelineEvent).where(TimelineEvent.incident_id == incident_id)
+    if kind:
+        query = query.where(TimelineEvent.kind.startswith(kind, autoescape=True) if kind.endswith(".") else TimelineEvent.kind == kind)
+    if since is not None:
+        query = query.where(TimelineEvent.occurred_at >= since)
+    if until is not None:
+        query = query.where(TimelineEvent.occurred_at <= until)
+    total = session.exec(select(sa.func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(TimelineEvent.seq).offset(page.offset).limit(page.per_page)).all()
+    return Page(list(rows), total, page)
+
+
 def iter_events(*, session: Session, incident_id: int, batch: int = 2000, upto_seq: int | None = None,
                 controller_id: int | None = None, only_controller: bool = False,
                 plain_rows: bool = False) -> Iterator[TimelineEvent]:
@@ -102,7 +198,8 @@ def iter_events(*, session: Session, incident_id: int, batch: int = 2000, upto_s
     while True:
         query = (what.where(TimelineEvent.incident_id == incident_id, TimelineEvent.seq > last, *extra)
                  .order_by(TimelineEvent.seq).limit(batch))
-        rows = session.execute(query).all() if plain_rows else session.exec(query).all()
+        # Plain rows through the session's connection: Core results, without the ORM's per-row loading.
+        rows = session.connection().execute(query).all() if plain_rows else session.exec(query).all()
         if not rows:
             return
         yield from rows

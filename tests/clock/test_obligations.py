@@ -15,7 +15,7 @@ from app.datamap.formats.canonical import parse_canonical
 from app.datamap.importer import import_map
 from app.datamap.models import Controller, System
 from app.incidents.impact import refresh_impact
-from app.incidents.models import Incident, IncidentController, IncidentSystem
+from app.incidents.models import ImpactSnapshot, Incident, IncidentController, IncidentSystem
 
 UTC = timezone.utc
 AWARE = datetime(2026, 4, 2, 10, 0, tzinfo=UTC)  # Thursday before Easter: Good Friday and Easter Monday follow
@@ -223,6 +223,29 @@ def test_mark_met_late_needs_reasons_and_freezes_late_by(session, world, setting
     assert (clock["used_hours"], clock["remaining_hours"]) == (26.0, 62.0)
 
 
+def test_a_sync_for_some_customers_starts_their_clocks_and_touches_nothing_else(session, world, settings):
+    sync(session, world, settings, AWARE + timedelta(hours=1))
+    obs = obligations(session, world)
+    met_at = AWARE + timedelta(hours=2)
+    mark_met(session=session, obligation=obs[("gdpr-art33-2", "notify-controller", "acme-health")], met_at=met_at,
+             actor="dispatcher")
+    mark_met(session=session, obligation=obs[("gdpr-art33-2", "notify-controller", "kita-de")], met_at=met_at,
+             actor="dispatcher")
+    before = {key: (o.status, o.anchor_at, o.due_at) for key, o in obs.items()}
+    # The dispatcher syncs only the customers it notified (acme); the snapshot is not refreshed.
+    snapshot = session.exec(select(ImpactSnapshot).where(ImpactSnapshot.incident_id == world.id)
+                            .order_by(ImpactSnapshot.id.desc())).first()
+    changes = sync_obligations(session=session, incident=world, snapshot=snapshot, settings=settings, now=met_at,
+                               recipients={"acme-health"})
+    after = {key: (o.status, o.anchor_at, o.due_at) for key, o in obligations(session, world).items()}
+    assert [(o.stage_id, o.recipient_key) for o in changes.updated] == [("customer-notify-sa", "acme-health")]
+    assert not (changes.created or changes.closed or changes.reopened or changes.decided)
+    assert after[("gdpr-art33", "customer-notify-sa", "acme-health")][1:] == (met_at, met_at + timedelta(hours=72))
+    # kita's clock waits for its own sync; the incident-wide ones are left as they were.
+    assert {k: v for k, v in after.items() if k[2] != "acme-health"} == \
+        {k: v for k, v in before.items() if k[2] != "acme-health"}
+
+
 def test_met_on_time(session, world, settings):
     sync(session, world, settings, AWARE + timedelta(hours=1))
     sa_ob = obligations(session, world)[("gdpr-art33", "notify-sa", "")]
@@ -343,7 +366,7 @@ def test_obligation_document_shape(session, world, settings):
         "no_fixed_deadline": False, "internal_target_at": None, "deadline_rule": "24 hours (contract)",
         "status": "open", "overdue": True, "met_at": None, "late_by_seconds": None,
         "source": "GDPR Art. 33(2); contractual hours under Art. 28(3)(f)", "verified": True,
-        "informational": False}
+        "informational": False, "delay_reasons": None, "rationale": None, "decided_by": None, "decided_at": None}
     assert obligation_document(acme, now=AWARE)["overdue"] is False
 
 

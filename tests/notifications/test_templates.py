@@ -206,6 +206,13 @@ def test_the_sandbox_blocks_unsafe_access(source):
                        overrides={P2C_TEXT: source})
 
 
+def test_dict_keys_and_dict_methods_read_as_in_plain_jinja():
+    # The sandbox's dict shortcut must not turn a method name into a key or let a key hide a method.
+    text = render_message("processor_to_controller", "en", "initial", sparse_context("initial"), overrides={
+        P2C_TEXT: "{{ measures.taken | length }} {{ measures.keys() | list | sort | join(',') }}"})
+    assert text.text == "0 proposed,recommended,taken"
+
+
 def test_syntax_errors_and_bad_context_are_template_problems():
     with pytest.raises(TemplateProblem, match="syntax error") as caught:
         render_message("processor_to_controller", "en", "initial", sparse_context("initial"),

@@ -187,12 +187,27 @@ def _session_failure(target: str, exc: BaseException) -> DeliveryResult:
     return DeliveryResult.transient(target, f"connection failed: {type(exc).__name__}: {exc}")
 
 
-def _send_one(smtp: smtplib.SMTP, email: OutgoingEmail, message: EmailMessage,
+def _flattened(email: OutgoingEmail, envelope: tuple[str, list[str]]) -> bytes | EmailMessage:
+    """The message as the bytes send_message would send, or the message itself when it needs SMTPUTF8."""
+    message = build_message(email)
+    try:
+        "".join([envelope[0], *envelope[1]]).encode("ascii")
+    except UnicodeEncodeError:
+        return message  # international addresses: send_message negotiates SMTPUTF8 with the server
+    # What smtplib's send_message does for an ASCII envelope: flatten with the message's policy
+    # (CRLF line ends); our messages carry no Bcc or Resent- headers for it to strip.
+    return message.as_bytes()
+
+
+def _send_one(smtp: smtplib.SMTP, email: OutgoingEmail, message: bytes | EmailMessage,
               envelope: tuple[str, list[str]]) -> DeliveryResult:
     """Send one message on an open session; connection-level errors propagate to the caller."""
     target = ", ".join(email.to)
     try:
-        refused = smtp.send_message(message, from_addr=envelope[0], to_addrs=envelope[1])
+        if isinstance(message, bytes):
+            refused = smtp.sendmail(envelope[0], envelope[1], message)
+        else:
+            refused = smtp.send_message(message, from_addr=envelope[0], to_addrs=envelope[1])
     except smtplib.SMTPRecipientsRefused as exc:
         # Every recipient refused; smtplib already reset the transaction, the session goes on.
         replies = exc.recipients
@@ -218,8 +233,10 @@ def send_batch(settings: SmtpSettings, emails: Sequence[OutgoingEmail]) -> list[
     # a failed result (transient, or permanent for 5xx replies), so the outbox can record each attempt.
     # A malformed message is a programming error and raises ValueError before anything is sent.
     # Build every message first: a programming error must not strike halfway through a batch.
-    messages = [build_message(email) for email in emails]
+    # Only the flattened bytes are kept: a batch of message objects alive at once survived into the
+    # garbage collector's oldest generation, whose full passes then cost as much as the sending.
     envelopes = [(_envelope_address(e.sender), [_envelope_address(a) for a in e.to]) for e in emails]
+    messages = [_flattened(email, envelope) for email, envelope in zip(emails, envelopes)]
     results: list[DeliveryResult] = []
     if not emails:
         return results

@@ -41,6 +41,7 @@ USER_AGENT = "Breachline-Webhooks/1"
 DEFAULT_TIMEOUT = (3.05, 10)  # (connect, read) seconds; never unbounded
 DEFAULT_TOLERANCE = 300  # seconds either side of the receiver's clock (Standard Webhooks: 5 min)
 PIN_ATTRIBUTE = "breachline_pinned_address"  # set on a PreparedRequest: connect here, not via DNS
+DRAIN_LIMIT = 4096  # bytes of an answer's body read so its connection can be reused
 
 
 def generate_secret(nbytes: int = 32) -> str:
@@ -151,14 +152,15 @@ class PinningAdapter(HTTPAdapter):
         return host_params, pool_kwargs
 
 
-def webhook_session() -> requests.Session:
+def webhook_session(pool_size: int = 10) -> requests.Session:
     """Return a session for webhook delivery: address pinning, no proxies or netrc from the environment."""
     session = requests.Session()
     # Environment proxies would resolve the host themselves and bypass the pin; an operator who
     # wants an egress proxy (e.g. smokescreen) configures session.proxies explicitly.
     session.trust_env = False
-    session.mount("https://", PinningAdapter())
-    session.mount("http://", PinningAdapter())
+    # pool_size: connections kept per host, one per thread posting at the same time.
+    session.mount("https://", PinningAdapter(pool_maxsize=pool_size))
+    session.mount("http://", PinningAdapter(pool_maxsize=pool_size))
     return session
 
 
@@ -188,6 +190,22 @@ def _classify(response: requests.Response, url: str, now: datetime) -> DeliveryR
     if code in (408, 429) or code >= 500:
         return DeliveryResult.transient(url, detail, status_code=code, retry_after_seconds=retry_after)
     return DeliveryResult.permanent_failure(url, detail, status_code=code)
+
+
+def _release(response: requests.Response) -> None:
+    """Give the connection back for the next webhook when the answer has a small declared body, else close it."""
+    # stream=True: the body is never read unasked, so a hostile receiver cannot make us download. A
+    # closed connection costs a new TCP (and TLS) handshake per webhook, though, so an empty or small
+    # body (at most DRAIN_LIMIT bytes, by its Content-Length) is read and the connection kept alive.
+    length = response.headers.get("Content-Length", "")
+    if response.status_code in (204, 304) or (length.isdigit() and int(length) <= DRAIN_LIMIT):
+        try:
+            response.raw.drain_conn()
+            response.raw.release_conn()
+            return
+        except Exception:  # noqa: BLE001 - a broken connection is simply not reused
+            pass
+    response.close()
 
 
 def post_signed(url: str, secret: str, msg_id: str, body: bytes, *, now: datetime, allowed_hosts: set[str],
@@ -233,7 +251,7 @@ def post_signed(url: str, secret: str, msg_id: str, body: bytes, *, now: datetim
         try:
             return _classify(response, url, now)
         finally:
-            response.close()  # stream=True and the body is never read: a hostile receiver cannot make us download
+            _release(response)
     finally:
         if own_session:
             session.close()
