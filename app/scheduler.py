@@ -16,7 +16,7 @@ from flask import Flask
 from sqlmodel import select
 
 from app.clock.models import Obligation, Reminder
-from app.clock.reminders import cancel_claimed, claim_due, describe, mark_fired, release, still_needed
+from app.clock.reminders import cancel_claimed, claim_due, describe, mark_fired_many, release_many, still_needed
 from app.core import time
 from app.core.time import iso
 from app.db import engine, immediate_session
@@ -80,13 +80,12 @@ def job_session(app: Flask):
 
 
 def run_tick(app: Flask, *, now: datetime, worker: str) -> TickReport:
-    """Claim due reminders (one transaction), send them, record each outcome (one transaction each), run hooks."""
+    """Claim due reminders (one transaction), send them, record the outcomes (one transaction), run hooks."""
     report = TickReport(now=now, worker=worker)
     with app.app_context():
         messages = _claim(app, now=now, worker=worker, report=report)
         if messages:
-            for message, answer in zip(messages, _send(app, messages, now=now)):
-                _record_retrying(app, message, answer, now=now, worker=worker, report=report)
+            _record_retrying(app, messages, _send(app, messages, now=now), now=now, worker=worker, report=report)
         for hook in TICK_HOOKS:
             name = getattr(hook, "__name__", repr(hook))
             try:
@@ -134,25 +133,32 @@ def _send(app: Flask, messages: list[_Message], *, now: datetime) -> list[list[D
         return [f"{type(exc).__name__}: {exc}"] * len(messages)
 
 
-def _record_retrying(app: Flask, message: _Message, answer: list[DeliveryResult] | str, *, now: datetime,
-                     worker: str, report: TickReport) -> None:
-    """Record one outcome; one retry for a passing conflict (deadlock, serialisation, a racing insert)."""
+def _record_retrying(app: Flask, messages: list[_Message], answers: list[list[DeliveryResult] | str], *,
+                     now: datetime, worker: str, report: TickReport) -> None:
+    """Record the batch's outcomes; one retry for a passing conflict (deadlock, serialisation, a racing insert)."""
+    outcomes = [_outcome(message, answer) for message, answer in zip(messages, answers)]
     for attempt in (1, 2):
         try:
-            return _record(app, message, answer, now=now, worker=worker, report=report)
+            return _record(app, outcomes, now=now, worker=worker, report=report)
         except sa.exc.DBAPIError:
             if attempt == 2:
-                # The message went out but is not recorded: keep going with the others; the claim
-                # expires after the lease and the reminder is sent again (same Message-ID / webhook-id).
-                log.exception("reminder %s sent but not recorded", message.reminder_id)
-                report.errors += 1
+                # The messages went out but are not recorded: the claims expire after the lease and the
+                # reminders are sent again (same Message-ID / webhook-id).
+                log.exception("%d reminder(s) sent but not recorded", len(outcomes))
+                report.errors += len(outcomes)
                 return
-            log.warning("reminder %s: recording failed, retrying once", message.reminder_id, exc_info=True)
+            log.warning("recording %d reminder(s) failed, retrying once", len(outcomes), exc_info=True)
 
 
-def _record(app: Flask, message: _Message, answer: list[DeliveryResult] | str, *, now: datetime, worker: str,
-            report: TickReport) -> None:
-    """Mark one reminder fired, or release it for a retry, in its own transaction."""
+@dataclass
+class _Outcome:
+    reminder_id: int
+    text: str
+    delivered: bool
+    retry: bool
+
+
+def _outcome(message: _Message, answer: list[DeliveryResult] | str) -> _Outcome:
     crashed = isinstance(answer, str)
     results = [] if crashed else answer
     text = answer if crashed else "; ".join(_describe_result(r) for r in results)
@@ -160,23 +166,29 @@ def _record(app: Flask, message: _Message, answer: list[DeliveryResult] | str, *
     # Retry while some channel may still succeed; a permanent failure (or no channel at all) is
     # recorded as fired so the dashboard shows it instead of retrying forever.
     retry = crashed or (not delivered and any(not r.permanent for r in results))
+    return _Outcome(message.reminder_id, text, delivered, retry)
+
+
+def _record(app: Flask, outcomes: list[_Outcome], *, now: datetime, worker: str, report: TickReport) -> None:
+    """Mark the batch fired or released for a retry, in one transaction."""
     with job_session(app) as session:
-        if retry:
-            done = release(session=session, reminder_id=message.reminder_id, worker=worker, now=now, error=text)
-        else:
-            done = mark_fired(session=session, reminder_id=message.reminder_id, worker=worker, now=now, result=text)
+        released = release_many(session=session, errors=[(o.reminder_id, o.text) for o in outcomes if o.retry],
+                                worker=worker, now=now)
+        fired = mark_fired_many(session=session, fired=[(o.reminder_id, o.text) for o in outcomes if not o.retry],
+                                worker=worker, now=now)
     # Counted only after the commit, so a retried attempt is not counted twice.
-    if not done:
-        report.lost += 1
-        log.warning("reminder %s: claim taken over by another worker before it was recorded", message.reminder_id)
-    elif retry:
-        report.failed += 1
-        log.warning("reminder %s not sent, will retry: %s", message.reminder_id, text)
-    else:
-        report.fired += 1
-        if not delivered:
-            report.undelivered += 1
-            log.error("reminder %s fired but not delivered: %s", message.reminder_id, text)
+    for o in outcomes:
+        if o.reminder_id not in (released if o.retry else fired):
+            report.lost += 1
+            log.warning("reminder %s: claim taken over by another worker before it was recorded", o.reminder_id)
+        elif o.retry:
+            report.failed += 1
+            log.warning("reminder %s not sent, will retry: %s", o.reminder_id, o.text)
+        else:
+            report.fired += 1
+            if not o.delivered:
+                report.undelivered += 1
+                log.error("reminder %s fired but not delivered: %s", o.reminder_id, o.text)
 
 
 def _describe_result(result: DeliveryResult) -> str:

@@ -132,25 +132,31 @@ def _bars(title: str, rows):
 
 
 @bp.app_template_global("deadline_strip")
-def _deadline_strip(now, hours: int = 72):
-    """The dashboard strip: open deadlines of open incidents in the next `hours`, one row per incident."""
+def _deadline_strip(now, hours: int = 72, rows=None, open_total: int | None = None):
+    """The dashboard strip: the open incidents due soonest and their open deadlines in the next `hours`.
+
+    `rows` are pictures.upcoming_deadlines rows when the view has them; `open_total` the number of
+    open incidents, so the caption can say how many more the table holds.
+    """
     from datetime import timedelta
 
     from app.core.svg import Lane, time_chart
-    from app.db import get_session
-    from app.flows.pictures import upcoming_deadlines
 
-    from app.runtime import viewer
+    if rows is None:
+        from app.db import get_session
+        from app.flows.pictures import upcoming_deadlines
+        from app.runtime import viewer
 
-    rows = upcoming_deadlines(session=get_session(), now=now, hours=hours, viewer=viewer())
+        rows = upcoming_deadlines(session=get_session(), now=now, hours=hours, viewer=viewer())
     if not rows:
         return None
     # No links inside: a role="img" must not hold controls (axe nested-interactive); the table below links.
-    lanes = [Lane(f"{r.incident.ref} {r.incident.title}", r.marks) for r in rows[:12]]
-    due = sum(len(r.marks) for r in rows)
+    lanes = [Lane(f"{r.incident.ref} {r.incident.title}", r.marks) for r in rows]
+    due = sum(r.due or len(r.marks) for r in rows)
     overdue = sum(r.overdue for r in rows)
     svg = time_chart(title=f"Deadlines in the next {hours} hours", lanes=lanes, now=now, start=now,
                      end=now + timedelta(hours=hours), lane_height=28, css_class="chart strip-chart",
-                     description=f"{due} open deadline(s) of {len(rows)} incident(s) due within {hours} hours"
-                                 + (f", {overdue} already overdue (drawn at now)" if overdue else "") + ".")
-    return {"svg": svg, "incidents": len(rows), "due": due, "overdue": overdue, "hidden": max(len(rows) - 12, 0)}
+                     description=f"{due} open deadline(s) of the {len(rows)} incident(s) due soonest, within {hours} "
+                                 "hours" + (f", {overdue} already overdue (drawn at now)" if overdue else "") + ".")
+    hidden = max((open_total or 0) - len(rows), 0)
+    return {"svg": svg, "incidents": len(rows), "due": due, "overdue": overdue, "hidden": hidden}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from app.clock.models import Obligation, ObligationStatus, Reminder, ReminderKin
 from app.core.claims import claim_rows
 from app.core.time import iso, require_aware
 from app.incidents.models import Incident
-from app.timeline.service import append
+from app.timeline.service import NewEvent, append, append_batch
 
 ACTOR = "scheduler"
 RESULT_MAX = 2000  # Reminder.result column width
@@ -74,6 +75,66 @@ def mark_fired(*, session: Session, reminder_id: int, worker: str, now: datetime
                recorded_at=now, occurred_at=now, details=details, controller_id=obligation.controller_id,
                summary=f"Overdue obligation escalated ({reminder.label}): {obligation.title}"[:RESULT_MAX])
     return True
+
+
+def mark_fired_many(*, session: Session, fired: Sequence[tuple[int, str]], worker: str, now: datetime) -> set[int]:
+    """Mark claimed reminders fired, each with its result, and record them on the timeline; returns the ids marked.
+
+    One UPDATE (claims lost to another worker are simply not returned), one read of the reminders
+    and their obligations, one batched timeline append: a tick's cost grows with what it fires.
+    """
+    now = require_aware(now, "now")
+    if not fired:
+        return set()
+    results = {reminder_id: result[:RESULT_MAX] for reminder_id, result in fired}
+    done = set(session.execute(sa.update(Reminder).where(_owned_many(list(results), worker))
+                               .values(fired_at=now, result=_per_id(results))
+                               .returning(Reminder.id).execution_options(synchronize_session=False)).scalars())
+    if not done:
+        return done
+    events = []
+    for reminder, obligation in session.exec(
+            select(Reminder, Obligation).join(Obligation, Obligation.id == Reminder.obligation_id)
+            .where(Reminder.id.in_(sorted(done))).order_by(Reminder.due_at, Reminder.id)
+            .execution_options(populate_existing=True)):
+        details = {"reminder_id": reminder.id, "reminder_kind": str(reminder.kind), "label": reminder.label,
+                   "reminder_due_at": reminder.due_at, "obligation_id": obligation.id,
+                   "obligation": obligation.title, "obligation_due_at": obligation.due_at,
+                   "regime_id": obligation.regime_id, "stage_id": obligation.stage_id,
+                   "worker": worker, "result": reminder.result}
+        events.append((obligation.incident_id, NewEvent(
+            "reminder.fired", f"Reminder ({reminder.label}) sent to the PSIRT: {obligation.title}"[:RESULT_MAX], ACTOR,
+            occurred_at=now, details=details, controller_id=obligation.controller_id)))
+        if reminder.kind == ReminderKind.escalation:
+            summary = f"Overdue obligation escalated ({reminder.label}): {obligation.title}"
+            events.append((obligation.incident_id, NewEvent(
+                "obligation.escalated", summary[:RESULT_MAX], ACTOR, occurred_at=now, details=details,
+                controller_id=obligation.controller_id)))
+    append_batch(session=session, events=events, recorded_at=now)
+    return done
+
+
+def release_many(*, session: Session, errors: Sequence[tuple[int, str]], worker: str, now: datetime) -> set[int]:
+    """Give claimed reminders back after failed sends, each with its error; returns the ids released."""
+    now = require_aware(now, "now")
+    if not errors:
+        return set()
+    notes = {reminder_id: f"{iso(now)} not sent, will retry: {error}"[:RESULT_MAX] for reminder_id, error in errors}
+    return set(session.execute(sa.update(Reminder).where(_owned_many(list(notes), worker))
+                               .values(claimed_at=None, claimed_by="", result=_per_id(notes))
+                               .returning(Reminder.id).execution_options(synchronize_session=False)).scalars())
+
+
+def _owned_many(reminder_ids: list[int], worker: str):
+    return sa.and_(Reminder.id.in_(reminder_ids), Reminder.claimed_by == worker, Reminder.fired_at.is_(None))
+
+
+def _per_id(texts: dict[int, str]):
+    """One text per reminder id in a single UPDATE: a CASE when they differ, the text itself when they agree."""
+    distinct = set(texts.values())
+    if len(distinct) == 1:
+        return distinct.pop()
+    return sa.case(texts, value=Reminder.id)
 
 
 def release(*, session: Session, reminder_id: int, worker: str, now: datetime, error: str) -> bool:

@@ -36,9 +36,12 @@ def _micros(value: datetime) -> int:
     return int(value.timestamp()) * 1_000_000 + value.microsecond
 
 
+# One encoder for every row: json.dumps with options builds a new encoder per call.
+_details_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+
+
 def _rows(writer_buffer: io.StringIO, writer, rows: Iterable[Iterable]) -> str:
-    for row in rows:
-        writer.writerow([neutralise(v) for v in row])
+    writer.writerows(rows)
     text = writer_buffer.getvalue()
     writer_buffer.seek(0)
     writer_buffer.truncate()
@@ -50,30 +53,39 @@ def generate(*, session: Session, scope: ExportScope, now: datetime) -> Iterator
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     yield _rows(buffer, writer, [COLUMNS])
-    controller_label = scope.controller.key if scope.controller else ""
+    controller_label = neutralise(scope.controller.key) if scope.controller else ""
     # Staff exports name each event's customer; a customer's own export only ever holds its own key.
     keys = {} if scope.per_customer else dict(session.exec(select(Controller.id, Controller.key)).all())
     stream = EventStream(session=session, scope=scope, with_local=False)
-    ref = scope.incident.ref
+    ref = neutralise(scope.incident.ref)
+    utc = scope.tz == "UTC"
     pending: list[list] = []
-    for doc in stream:
-        occurred = datetime.fromisoformat(doc["occurred_at"].replace("Z", "+00:00"))
+    # Per event only the free-text cells can start like a formula: numbers, ISO times and hashes cannot.
+    for event, doc in stream.pairs():
+        occurred = event.occurred_at
+        controller = event.controller_id
+        micros = _micros(occurred)
+        if utc:  # the document's UTC text with the offset written out: no second formatting of each time
+            occurred_text, recorded_text = doc["occurred_at"][:-1] + "+00:00", doc["recorded_at"][:-1] + "+00:00"
+        else:
+            occurred_text, recorded_text = local_iso(scope, occurred), local_iso(scope, event.recorded_at)
         pending.append([
-            doc["summary"], local_iso(scope, occurred), _micros(occurred), "Occurred", doc["seq"], doc["kind"],
-            doc["actor"], local_iso(scope, datetime.fromisoformat(doc["recorded_at"].replace("Z", "+00:00"))),
-            (controller_label or keys.get(doc["controller_id"], "")) if doc["controller_id"] is not None else "",
-            json.dumps(doc["details"], ensure_ascii=False, sort_keys=True, separators=(",", ":")),
-            doc["hash"], doc["prev_hash"], ref, "yes" if doc.get("withheld") else "", doc.get("redacted") or ""])
+            neutralise(doc["summary"]), occurred_text, micros if micros >= 0 else neutralise(micros), "Occurred",
+            doc["seq"], neutralise(doc["kind"]), neutralise(doc["actor"]), recorded_text,
+            (controller_label or neutralise(keys.get(controller, ""))) if controller is not None else "",
+            neutralise(_details_json(doc["details"])), doc["hash"], doc["prev_hash"], ref,
+            "yes" if doc.get("withheld") else "", neutralise(doc.get("redacted") or "")])
         if len(pending) >= ROWS_PER_CHUNK:
             yield _rows(buffer, writer, pending)
             pending.clear()
     summary = stream.summary()
     redactions = summary["redactions"]
-    message = (f"Export of {ref} generated: {summary['events']} events; {summary['verification']['message']}; "
-               f"redactions: {redactions['total']}"
+    message = (f"Export of {scope.incident.ref} generated: {summary['events']} events; "
+               f"{summary['verification']['message']}; redactions: {redactions['total']}"
                + (f" ({', '.join(f'{k} {v}' for k, v in redactions['by_kind'].items())})" if redactions["total"] else "")
                + f". {chain_note(scope)}")
-    pending.append([message, local_iso(scope, now), _micros(now), "Export generated", "", "export.summary", "breachline",
-                    local_iso(scope, now), controller_label, json.dumps(summary, sort_keys=True, separators=(",", ":")),
-                    scope.head_hash, "", ref, summary["withheld"] or "", redactions["total"] or ""])
+    pending.append([neutralise(v) for v in (
+        message, local_iso(scope, now), _micros(now), "Export generated", "", "export.summary", "breachline",
+        local_iso(scope, now), controller_label, json.dumps(summary, sort_keys=True, separators=(",", ":")),
+        scope.head_hash, "", ref, summary["withheld"] or "", redactions["total"] or "")])
     yield _rows(buffer, writer, pending)

@@ -40,13 +40,20 @@ class EventStream:
         self.count = self.redacted_events = 0
 
     def __iter__(self) -> Iterator[dict]:
+        for _, doc in self.pairs():
+            yield doc
+
+    def pairs(self) -> Iterator[tuple]:
+        """(stored row, document) per event: the row keeps the datetimes, so a format need not parse them back."""
         scope = self.scope
         controller_id = scope.controller.id if scope.controller else None
         marks = marks_of(session=self.session, incident_id=scope.incident.id)  # issue 10: retention marks
         for event in timeline.iter_events(session=self.session, incident_id=scope.incident.id, batch=BATCH,
                                           upto_seq=scope.head_seq, controller_id=controller_id,
                                           only_controller=scope.per_customer, plain_rows=True):
-            doc = apply_to_document(timeline.event_document(event), marks.get(event.id))  # issue 10: retention
+            doc = timeline.event_document(event)
+            if marks:
+                doc = apply_to_document(doc, marks.get(event.id))  # issue 10: retention
             if scope.per_customer and event.controller_id is None and event.kind in WITHHELD_KINDS:
                 doc["summary"], doc["details"], doc["withheld"] = WITHHELD_SUMMARY, {}, True
                 scope.withheld += 1
@@ -60,7 +67,7 @@ class EventStream:
                 doc["occurred_at_local"] = local_iso(scope, event.occurred_at)
             self.walker.feed(doc)
             self.count += 1
-            yield doc
+            yield event, doc
 
     def check(self) -> ExportCheck:
         """The chain check of what was streamed, against the head read when the export began."""

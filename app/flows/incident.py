@@ -16,6 +16,7 @@ from app.incidents import impact as impact_service
 from app.incidents import service
 from app.incidents.models import Incident, IncidentCreate, IncidentStatus, IncidentUpdate, ScopeIn, StatusChange
 from app.timeline import service as timeline
+from app.timeline.models import TimelineEvent
 
 
 @dataclass
@@ -124,13 +125,14 @@ def recompute(*, session: Session, incident: Incident, actor: Actor, now: dateti
 
 
 def sync_obligations(*, session: Session, incident: Incident, actor: Actor, now: datetime, settings: ClockSettings,
-                     snapshot=None) -> None:
-    """Bring the obligations in line with the latest impact and risk decision, recording every change."""
+                     snapshot=None, recipients: set[str] | None = None) -> None:
+    """Bring the obligations (of `recipients` only, if given) in line with the latest impact and risk decision."""
     snapshot = snapshot or impact_service.latest_snapshot(session=session, incident_id=incident.id)
     latest = assessment_service.latest(session=session, incident_id=incident.id)
     changes = obligation_service.sync_obligations(
         session=session, incident=incident, snapshot=snapshot, settings=settings, now=now,
-        risk_decision=assessment_service.risk_decision(latest) if latest else None)
+        risk_decision=assessment_service.risk_decision(latest) if latest else None, recipients=recipients)
+    events = []
     for kind, obligations in (("obligation.created", changes.created), ("obligation.updated", changes.updated),
                               ("obligation.closed", changes.closed), ("obligation.reopened", changes.reopened),
                               ("obligation.not_required", changes.decided)):
@@ -140,14 +142,18 @@ def sync_obligations(*, session: Session, incident: Incident, actor: Actor, now:
             else:
                 summary = f"{ob.title}: " + (f"due {iso(ob.due_at)}" if ob.due_at
                                              else f"no fixed deadline ({ob.deadline_rule})")
-            _event(session, incident, kind, summary[:2000], actor, now, controller_id=ob.controller_id,
-                   details={"obligation_id": ob.id, "regime": ob.regime_id, "stage": ob.stage_id,
-                            "status": str(ob.status), "due_at": iso(ob.due_at),
-                            "internal_target_at": iso(ob.internal_target_at), "rationale": ob.rationale,
-                            "decided_by": ob.decided_by, "source": ob.source})
+            events.append(timeline.NewEvent(
+                kind, summary[:2000], actor.name, controller_id=ob.controller_id,
+                details={"obligation_id": ob.id, "regime": ob.regime_id, "stage": ob.stage_id,
+                         "status": str(ob.status), "due_at": iso(ob.due_at),
+                         "internal_target_at": iso(ob.internal_target_at), "rationale": ob.rationale,
+                         "decided_by": ob.decided_by, "source": ob.source}))
+    # One chain write for all of them: an incident over thousands of customers has an event per obligation.
+    timeline.append_many(session=session, incident_id=incident.id, events=events, recorded_at=now)
 
 
 def add_note(*, session: Session, incident: Incident, text: str, occurred_at: datetime | None, actor: Actor,
-             now: datetime) -> None:
-    """A manual timeline entry with its own time of occurrence."""
-    _event(session, incident, "note", text.strip(), actor, now, occurred_at=occurred_at or now)
+             now: datetime) -> TimelineEvent:
+    """A manual timeline entry with its own time of occurrence; returns the event."""
+    return timeline.append(session=session, incident_id=incident.id, kind="note", summary=text.strip(),
+                           actor=actor.name, recorded_at=now, occurred_at=occurred_at or now)

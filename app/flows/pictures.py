@@ -10,15 +10,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlmodel import Session, func, select
 
 from app.clock.models import Obligation, ObligationStatus
 from app.core.display import format_time
+from app.core.time import UTCDateTime
 from app.core.svg import Lane, Mark
 from app.datamap.models import Controller
-from app.incidents.access import visible_incidents_clause
+from app.flows.dashboard import nearest as nearest_incidents
 from app.incidents.models import Incident
-from app.incidents.service import OPEN_STATUSES
 from app.notifications.models import Acknowledgement, DeliveryAttempt, Notification
 from app.timeline.models import TimelineEvent
 
@@ -136,23 +137,49 @@ class StripRow:
     incident: Incident
     marks: list[Mark]
     overdue: int
+    due: int = 0  # open deadlines in the window; marks holds at most MARKS_PER_LANE of them
 
 
-def upcoming_deadlines(*, session: Session, now: datetime, viewer, hours: int = 72) -> list[StripRow]:
-    """Open incidents the viewer may see with open deadlines before now + hours (overdue included), nearest first."""
+STRIP_LANES = 12
+MARKS_PER_LANE = 40  # an incident over thousands of customers has thousands of deadlines in one window
+
+
+def upcoming_deadlines(*, session: Session, now: datetime, viewer, hours: int = 72,
+                       nearest: dict[int, tuple[datetime, str]] | None = None,
+                       incidents: dict[int, Incident] | None = None) -> list[StripRow]:
+    """The open incidents due soonest (up to STRIP_LANES) with their open deadlines before now + hours.
+
+    `nearest` is the dashboard's order (incident id -> nearest deadline) when the caller has it;
+    `incidents` the incident rows it already loaded. Both are looked up otherwise. The work grows
+    with the lanes drawn, not with the number of open incidents.
+    """
     horizon = now + timedelta(hours=hours)
+    if nearest is None:
+        nearest = nearest_incidents(session=session, viewer=viewer, want=STRIP_LANES)
+    ids = [i for i, (due, _) in list(nearest.items())[:STRIP_LANES] if due <= horizon]
+    if not ids:
+        return []
     due = Obligation.due_at
-    rows = session.exec(select(Incident, Obligation)
-                        .join(Obligation, Obligation.incident_id == Incident.id)
-                        .where(Incident.status.in_(OPEN_STATUSES), visible_incidents_clause(viewer),
-                               Obligation.status == ObligationStatus.open,
-                               Obligation.informational.is_(False), due.is_not(None), due <= horizon)
-                        .order_by(due)).all()
-    out: dict[int, StripRow] = {}
-    for incident, ob in rows:
-        row = out.setdefault(incident.id, StripRow(incident, [], 0))
-        late = ob.due_at < now
-        row.overdue += int(late)
-        row.marks.append(Mark(max(ob.due_at, now) if late else ob.due_at, "overdue" if late else "deadline",
-                              f"{incident.ref}: {ob.title}" + (" (overdue)" if late else "")))
-    return list(out.values())
+    window = (Obligation.incident_id.in_(ids), Obligation.status == ObligationStatus.open,
+              Obligation.informational.is_(False), due.is_not(None), due <= horizon)
+    lane = dict(partition_by=Obligation.incident_id)
+    ranked = (select(Obligation.incident_id, due, Obligation.title,
+                     func.row_number().over(order_by=(due, Obligation.id), **lane).label("n"),
+                     func.count().over(**lane).label("due"),
+                     func.sum(sa.case((due < now, 1), else_=0)).over(**lane).label("overdue"))
+              .where(*window).subquery())
+    shown = session.execute(select(ranked.c.incident_id, sa.type_coerce(ranked.c.due_at, UTCDateTime()),
+                                   ranked.c.title, ranked.c.due, ranked.c.overdue)
+                            .where(ranked.c.n <= MARKS_PER_LANE).order_by(ranked.c.due_at, ranked.c.incident_id)).all()
+    incidents = dict(incidents or {})
+    missing = [i for i in ids if i not in incidents]
+    if missing:
+        incidents.update((i.id, i) for i in session.exec(select(Incident).where(Incident.id.in_(missing))))
+    out = {i: StripRow(incidents[i], [], 0) for i in ids}
+    for incident_id, at, title, n, overdue in shown:
+        row = out[incident_id]
+        row.due, row.overdue = n, overdue or 0
+        late = at < now
+        row.marks.append(Mark(max(at, now) if late else at, "overdue" if late else "deadline",
+                              f"{row.incident.ref}: {title}" + (" (overdue)" if late else "")))
+    return [row for row in out.values() if row.marks]

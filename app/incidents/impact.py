@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, func, select
 
 from app.core.errors import NotFound
@@ -101,21 +100,70 @@ def _category_match(column, keys: list[str]):
     return sa.or_(column.in_(keys), *[column.startswith(k + ".", autoescape=True) for k in keys])
 
 
+# Core tables: the aggregates below return plain rows, thousands per incident, without ORM row handling.
+_PR = ProcessingRecord.__table__
+_PDC = ProcessingDataCategory.__table__
+_PSC = ProcessingSubjectCategory.__table__
+_CTL = Controller.__table__
+_JUR = ControllerJurisdiction.__table__
+
+
 def _record_filter(incident_id: int, scope: Scope) -> list:
     """WHERE clauses selecting the scope's processing records (subqueries, so no id lists travel)."""
-    clauses = [ProcessingRecord.system_id.in_(select(IncidentSystem.system_id)
-                                              .where(IncidentSystem.incident_id == incident_id))]
+    clauses = [_PR.c.system_id.in_(select(IncidentSystem.system_id).where(IncidentSystem.incident_id == incident_id))]
     if scope.controllers:
-        clauses.append(ProcessingRecord.controller_id.in_(
+        clauses.append(_PR.c.controller_id.in_(
             select(IncidentController.controller_id).where(IncidentController.incident_id == incident_id)))
     if scope.categories:
         # An alias, correlated to the record only: the outer query may join the link table itself.
-        link = aliased(ProcessingDataCategory)
-        held = (select(link.record_id).where(link.record_id == ProcessingRecord.id,
-                                             _category_match(link.category_key, scope.categories))
-                .correlate(ProcessingRecord))
+        link = _PDC.alias("held")
+        held = (select(link.c.record_id).where(link.c.record_id == _PR.c.id,
+                                               _category_match(link.c.category_key, scope.categories))
+                .correlate(_PR))
         clauses.append(held.exists())
     return clauses
+
+
+def _sum(column):
+    # PostgreSQL's sum(bigint) is numeric (Decimal in Python); cast back so rows carry plain ints.
+    return sa.cast(func.sum(column), sa.BigInteger)
+
+
+def _split(text: str | None) -> list[str]:
+    return text.split(",") if text else []
+
+
+def _impact_query(where: list, categories: list[str]):
+    """One statement over the scope's records: per (controller, role), per category and per subject category.
+
+    The scoped records are read once (a CTE used three times is materialised by SQLite and
+    PostgreSQL); each branch is grouped in SQL, so rows grow with affected controllers, not records.
+    Columns: part (0 roles, 1 data categories, 2 subject categories), controller id, key, subjects,
+    records, systems, then for part 0 the controller's key, name and jurisdictions.
+    """
+    scoped = select(_PR.c.id, _PR.c.controller_id, _PR.c.role, _PR.c.system_id, _PR.c.est_subjects,
+                    _PR.c.est_records).where(*where).cte("scoped")
+    grouped = (select(scoped.c.controller_id, scoped.c.role, _sum(scoped.c.est_subjects).label("subjects"),
+                      _sum(scoped.c.est_records).label("records"),
+                      func.aggregate_strings(sa.cast(scoped.c.system_id, sa.String), ",").label("systems"))
+               .group_by(scoped.c.controller_id, scoped.c.role).subquery("grouped"))
+    codes = (select(func.aggregate_strings(_JUR.c.code, ",")).where(_JUR.c.controller_id == grouped.c.controller_id)
+             .scalar_subquery())
+    text, number = sa.null().cast(sa.String), sa.null().cast(sa.BigInteger)
+    roles = (select(sa.literal_column("0").label("part"), grouped.c.controller_id, grouped.c.role.label("key"),
+                    grouped.c.subjects, grouped.c.records, grouped.c.systems, _CTL.c.key.label("ctl_key"),
+                    _CTL.c.name, codes.label("jurisdictions"))
+             .join(_CTL, _CTL.c.id == grouped.c.controller_id))
+    data = (select(sa.literal_column("1"), scoped.c.controller_id, _PDC.c.category_key,
+                   _sum(scoped.c.est_subjects), number, text, text, text, text)
+            .join(_PDC, _PDC.c.record_id == scoped.c.id).group_by(scoped.c.controller_id, _PDC.c.category_key))
+    if categories:
+        # Only the categories the incident is narrowed to are reported (and flagged).
+        data = data.where(_category_match(_PDC.c.category_key, categories))
+    subjects = (select(sa.literal_column("2"), scoped.c.controller_id, _PSC.c.subject_key, number, number, text,
+                       text, text, text)
+                .join(_PSC, _PSC.c.record_id == scoped.c.id).group_by(scoped.c.controller_id, _PSC.c.subject_key))
+    return sa.union_all(roles, data, subjects)
 
 
 def compute_impact(*, session: Session, incident_id: int) -> ImpactResult:
@@ -125,116 +173,110 @@ def compute_impact(*, session: Session, incident_id: int) -> ImpactResult:
     scope = _scope(session, incident_id)
     if not scope.system_ids:
         return ImpactResult(scope, [], _totals([]))
-    where = _record_filter(incident_id, scope)
-    per_role = session.exec(
-        select(Controller.id, Controller.key, Controller.name, ProcessingRecord.role,
-               func.sum(ProcessingRecord.est_subjects), func.sum(ProcessingRecord.est_records))
-        .join(Controller, Controller.id == ProcessingRecord.controller_id).where(*where)
-        .group_by(Controller.id, Controller.key, Controller.name, ProcessingRecord.role)).all()
-    found: dict[int, dict] = {}
-    for cid, key, name, role, subjects, records in per_role:
-        entry = found.setdefault(cid, {"key": key, "name": name, "roles": set(), "subjects": 0, "records": 0})
-        entry["roles"].add(str(role))
-        entry["subjects"] += int(subjects or 0)
-        entry["records"] += int(records or 0)
-    if not found:
-        return ImpactResult(scope, [], _totals([]))
-
-    cats: dict[int, dict[str, int]] = {cid: {} for cid in found}
+    system_keys = {str(i): k for i, k in zip(scope.system_ids, scope.systems)}
+    special_keys, vulnerable_keys = set(), set()
+    for key, art9, art10, vuln in session.execute(select(DataCategory.key, DataCategory.art9, DataCategory.art10,
+                                                         DataCategory.vulnerable)):
+        if art9 or art10:
+            special_keys.add(key)
+        if vuln:
+            vulnerable_keys.add(key)
+    vulnerable_subjects = set(session.execute(select(SubjectCategory.key)
+                                              .where(SubjectCategory.vulnerable.is_(True))).scalars())
+    found: dict[int, list] = {}  # controller id -> [key, name, roles, subjects, records, systems, jurisdictions]
+    cats: dict[int, dict[str, int]] = {}
+    subjects_of: dict[int, set[str]] = {}
     special: set[int] = set()
     vulnerable: set[int] = set()
-    cat_query = (select(ProcessingRecord.controller_id, ProcessingDataCategory.category_key, DataCategory.art9,
-                        DataCategory.art10, DataCategory.vulnerable, func.sum(ProcessingRecord.est_subjects))
-                 .join(ProcessingDataCategory, ProcessingDataCategory.record_id == ProcessingRecord.id)
-                 .join(DataCategory, DataCategory.key == ProcessingDataCategory.category_key).where(*where)
-                 .group_by(ProcessingRecord.controller_id, ProcessingDataCategory.category_key, DataCategory.art9,
-                           DataCategory.art10, DataCategory.vulnerable))
-    if scope.categories:
-        # Only the categories the incident is narrowed to are reported (and flagged).
-        cat_query = cat_query.where(_category_match(ProcessingDataCategory.category_key, scope.categories))
-    for cid, key, art9, art10, vuln, subjects in session.exec(cat_query):
-        cats[cid][key] = int(subjects or 0)
-        if art9 or art10:
-            special.add(cid)
-        if vuln:
-            vulnerable.add(cid)
-
-    subjects_of: dict[int, set[str]] = {cid: set() for cid in found}
-    for cid, key, vuln in session.exec(
-            select(ProcessingRecord.controller_id, ProcessingSubjectCategory.subject_key, SubjectCategory.vulnerable)
-            .join(ProcessingSubjectCategory, ProcessingSubjectCategory.record_id == ProcessingRecord.id)
-            .join(SubjectCategory, SubjectCategory.key == ProcessingSubjectCategory.subject_key).where(*where)
-            .group_by(ProcessingRecord.controller_id, ProcessingSubjectCategory.subject_key,
-                      SubjectCategory.vulnerable)):
-        subjects_of[cid].add(key)
-        if vuln:
-            vulnerable.add(cid)
-
-    systems_of: dict[int, set[str]] = {cid: set() for cid in found}
-    for cid, key in session.exec(select(ProcessingRecord.controller_id, System.key)
-                                 .join(System, System.id == ProcessingRecord.system_id).where(*where)
-                                 .group_by(ProcessingRecord.controller_id, System.key)):
-        systems_of[cid].add(key)
-
-    affected = select(ProcessingRecord.controller_id).where(*where)
-    jurisdictions: dict[int, list[str]] = {cid: [] for cid in found}
-    for cid, code in session.exec(select(ControllerJurisdiction.controller_id, ControllerJurisdiction.code)
-                                  .where(ControllerJurisdiction.controller_id.in_(affected))
-                                  .order_by(ControllerJurisdiction.code)):
-        jurisdictions[cid].append(code)
-
+    # fetchall, then a tight loop: one impact can return 100,000 grouped rows (20,000 controllers).
+    rows = session.execute(_impact_query(_record_filter(incident_id, scope), scope.categories)).all()
+    for part, cid, key, subjects, records, systems, ctl_key, name, jurisdictions in rows:
+        if part == 1:
+            mine = cats.get(cid)
+            if mine is None:
+                mine = cats[cid] = {}
+            mine[key] = subjects
+            if key in special_keys:
+                special.add(cid)
+            if key in vulnerable_keys:
+                vulnerable.add(cid)
+        elif part == 2:
+            held = subjects_of.get(cid)
+            if held is None:
+                held = subjects_of[cid] = set()
+            held.add(key)
+            if key in vulnerable_subjects:
+                vulnerable.add(cid)
+        else:
+            entry = found.get(cid)
+            if entry is None:
+                entry = found[cid] = [ctl_key, name, set(), 0, 0, set(), sorted(set(_split(jurisdictions)))]
+            entry[2].add(key)
+            entry[3] += subjects
+            entry[4] += records
+            entry[5].update(_split(systems))
+    if not found:
+        return ImpactResult(scope, [], _totals([]))
     overrides = {o.controller_id: o for o in session.exec(
         select(CountOverride).where(CountOverride.incident_id == incident_id))}
 
     controllers = []
-    for cid, entry in found.items():
-        subjects, records = entry["subjects"], entry["records"]
+    precedence = [str(r) for r in ROLE_PRECEDENCE]
+    for cid, (key, name, role_set, subjects, records, systems, jurisdictions) in found.items():
+        mine = cats.get(cid, {})
+        names = sorted(mine)
         override = overrides.get(cid)
-        if override is not None:
+        if override is None:
+            # Each category's records are a subset of the controller's, so its sum never exceeds the total.
+            category_subjects = {k: mine[k] for k in names}
+        else:
             subjects = override.est_subjects if override.est_subjects is not None else subjects
             records = override.est_records if override.est_records is not None else records
-        roles = [str(r) for r in ROLE_PRECEDENCE if str(r) in entry["roles"]]
-        controllers.append(ControllerImpact(
-            controller_id=cid, key=entry["key"], name=entry["name"], role=roles[0], roles=roles,
-            data_categories=sorted(cats[cid]), subject_categories=sorted(subjects_of[cid]),
-            systems=sorted(systems_of[cid]), jurisdictions=jurisdictions[cid], est_subjects=subjects,
-            est_records=records, special_categories=cid in special, vulnerable_subjects=cid in vulnerable,
             # A category never counts more subjects than the controller has (after an override).
-            category_subjects={k: min(n, subjects) for k, n in sorted(cats[cid].items())}))
+            category_subjects = {k: min(mine[k], subjects) for k in names}
+        roles = [r for r in precedence if r in role_set]
+        controllers.append(ControllerImpact(
+            controller_id=cid, key=key, name=name, role=roles[0], roles=roles,
+            data_categories=names, subject_categories=sorted(subjects_of.get(cid, ())),
+            systems=sorted({system_keys[s] for s in systems}), jurisdictions=jurisdictions, est_subjects=subjects,
+            est_records=records, special_categories=cid in special, vulnerable_subjects=cid in vulnerable,
+            category_subjects=category_subjects))
     controllers.sort(key=lambda c: c.key)
     return ImpactResult(scope, controllers, _totals(controllers))
 
 
-def _bump(table: dict, key: str, subjects: int) -> None:
-    slot = table.setdefault(key, {"controllers": 0, "est_subjects": 0})
-    slot["controllers"] += 1
-    slot["est_subjects"] += subjects
-
-
 def _totals(controllers: list[ControllerImpact]) -> dict:
     """Totals across controllers; subjects are summed per controller, so people known to two customers count twice."""
-    by_category: dict = {}
-    by_subject: dict = {}
-    by_jurisdiction: dict = {}
-    by_role: dict = {}
+    # [controllers, subjects] pairs, filled inline: thousands of controllers times several keys each.
+    by_category: dict[str, list[int]] = {}
+    by_subject: dict[str, list[int]] = {}
+    by_jurisdiction: dict[str, list[int]] = {}
+    by_role: dict[str, list[int]] = {}
     for c in controllers:
         for key, subjects in c.category_subjects.items():
-            _bump(by_category, key, subjects)
-        for key in c.subject_categories:
-            _bump(by_subject, key, c.est_subjects)
-        for code in c.jurisdictions:
-            _bump(by_jurisdiction, code, c.est_subjects)
-        _bump(by_role, c.role, c.est_subjects)
+            slot = by_category.get(key) or by_category.setdefault(key, [0, 0])
+            slot[0] += 1
+            slot[1] += subjects
+        for table, keys in ((by_subject, c.subject_categories), (by_jurisdiction, c.jurisdictions),
+                            (by_role, (c.role,))):
+            for key in keys:
+                slot = table.get(key) or table.setdefault(key, [0, 0])
+                slot[0] += 1
+                slot[1] += c.est_subjects
+
+    def shown(table: dict[str, list[int]]) -> dict:
+        return {key: {"controllers": n, "est_subjects": subjects} for key, (n, subjects) in sorted(table.items())}
+
     return {
         "controllers": len(controllers),
         "est_subjects": sum(c.est_subjects for c in controllers),
         "est_records": sum(c.est_records for c in controllers),
         "special_categories": any(c.special_categories for c in controllers),
         "vulnerable_subjects": any(c.vulnerable_subjects for c in controllers),
-        "by_data_category": dict(sorted(by_category.items())),
-        "by_subject_category": dict(sorted(by_subject.items())),
-        "by_jurisdiction": dict(sorted(by_jurisdiction.items())),
-        "by_role": dict(sorted(by_role.items())),
+        "by_data_category": shown(by_category),
+        "by_subject_category": shown(by_subject),
+        "by_jurisdiction": shown(by_jurisdiction),
+        "by_role": shown(by_role),
     }
 
 
@@ -339,9 +381,11 @@ def refresh_impact(*, session: Session, incident_id: int,
         vulnerable_subjects=result.totals["vulnerable_subjects"], totals=result.totals)
     session.add(snapshot)
     session.flush()
-    session.add_all(ImpactRow(snapshot_id=snapshot.id, controller_id=c.controller_id, **c.comparable())
-                    for c in result.controllers)
-    session.flush()
+    # Core executemany: one row per affected customer, often thousands, none needed as an object here.
+    rows = [{"snapshot_id": snapshot.id, "controller_id": c.controller_id, **c.comparable()}
+            for c in result.controllers]
+    for start in range(0, len(rows), 5000):
+        session.execute(sa.insert(ImpactRow.__table__), rows[start:start + 5000])
     diff = _diff(old, new)
     diff.first = previous is None
     if previous is not None and previous.datamap_version_id != version_id:

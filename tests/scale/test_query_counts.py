@@ -1,4 +1,4 @@
-"""No N+1: the dashboard, the incident page and the controllers list issue the same number of queries at 10 and 100 rows."""
+"""No N+1: pages and API lists issue the same number of queries at 10 and 100 rows."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notifications"))
-from notice_world import configure, declare, seed_customers  # noqa: E402
+from notice_world import configure, declare, draft, seed_customers  # noqa: E402
 
-PAGES = ("/dashboard", "/incidents/{ref}", "/datamap/controllers", "/api/v1/controllers")
+PAGES = ("/dashboard", "/incidents/{ref}", "/datamap/controllers", "/api/v1/controllers", "/incidents",
+         "/api/v1/incidents", "/api/v1/incidents/{ref}/timeline", "/api/v1/incidents/{ref}/notifications",
+         "/api/v1/incidents/{ref}/obligations")
 
 
 def _open_incidents(engine, n: int, now) -> None:
@@ -64,8 +66,9 @@ def _counts(app, client, now, n: int, headers: dict) -> dict[str, int]:
     configure(app)
     with Session(engine, expire_on_commit=False) as session:
         seed_customers(session, n)
-        _, ref = declare(session, app.config, now)
+        incident_id, ref = declare(session, app.config, now)
         session.commit()
+    draft(app, incident_id, now)  # one notice per customer, for the notifications list
     _open_incidents(engine, n, now)
     counts = {}
     for page in PAGES:
