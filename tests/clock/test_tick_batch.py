@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlmodel import select
 
 from app.clock.models import ReminderKind
@@ -17,21 +15,7 @@ from app.timeline.service import verify_incident
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_tick import add_incident, add_obligation, add_reminder, events  # noqa: E402
-
-
-@contextmanager
-def counting(engine):
-    """The SQL statements the engine sends while the block runs."""
-    seen: list[str] = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
+from tests_support import counting  # noqa: E402
 
 
 def _world(session, now, incidents: int, per_incident: int, first: int) -> list[int]:

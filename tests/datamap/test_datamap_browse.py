@@ -4,6 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from mapdata import SMALL_MAP
+from tests_support import counting
 
 
 @pytest.fixture
@@ -86,13 +87,7 @@ def _bulk_controllers(app, n):
 def test_controllers_page_issues_a_bounded_number_of_queries(app, client, make_user, login):
     _bulk_controllers(app, 20_000)
     login(make_user("viewer"))
-    statements = []
-    engine = app.extensions["breachline.engine"]
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with counting(app.extensions["breachline.engine"]) as statements:
         page = client.get("/datamap/controllers?page=40&jurisdiction=EU").get_data(as_text=True)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
     assert "Customer 01950" in page and "Page 40 of 400" in page
     assert len(statements) <= 10, statements

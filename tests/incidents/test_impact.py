@@ -13,6 +13,7 @@ from app.datamap.models import (Controller, ControllerJurisdiction, ProcessingDa
 from app.incidents.impact import compute_impact, impact_document, impact_rows, latest_snapshot, refresh_impact
 from app.incidents.models import (CountOverride, ImpactSnapshot, Incident, IncidentCategory, IncidentController,
                                   IncidentSystem)
+from tests_support import counting
 
 MAP = """\
 controllers:
@@ -261,17 +262,8 @@ def _bulk_map(session, start, stop):
 
 
 def _count_statements(session, fn):
-    engine = session.get_bind()
-    seen = []
-
-    def listener(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
+    with counting(session.get_bind()) as seen:
         value = fn()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
     return len(seen), value
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notifications"))
 from notice_world import configure, declare, draft, seed_customers  # noqa: E402
+from tests_support import counting  # noqa: E402
 
 PAGES = ("/dashboard", "/incidents/{ref}", "/datamap/controllers", "/api/v1/controllers", "/incidents",
          "/api/v1/incidents", "/api/v1/incidents/{ref}/timeline", "/api/v1/incidents/{ref}/notifications",
@@ -44,21 +44,6 @@ def _open_incidents(engine, n: int, now) -> None:
                                     "due_at": now + timedelta(hours=k * 24 - 30), "status": "open",
                                     "created_at": now})
         conn.execute(sa.insert(Obligation.__table__), obligations)
-
-
-@contextmanager
-def counting(engine):
-    """Collect every SQL statement the engine sends while the block runs."""
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", before)
 
 
 def _counts(app, client, now, n: int, headers: dict) -> dict[str, int]:
