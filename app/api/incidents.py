@@ -11,7 +11,7 @@ from app.api.schemas.incidents import ImpactOut, IncidentList, IncidentOut, Obli
 from app.api.schemas.timeline import TimelineEventOut, TimelineOut
 from app.api.spec import BINARY, TEXT, Media, operation
 from app.auth.permissions import Permission, declare
-from app.clock import obligations as obligation_service
+from app.clock import obligation_documents
 from app.core import time
 from app.flows import incident as flows
 from app.incidents import access
@@ -127,8 +127,8 @@ def get_obligations(ref: str):
     db = get_session()
     incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
     now = time.now()
-    items = obligation_service.list_obligations(session=db, incident_id=incident.id)
-    return {"items": [obligation_service.obligation_document(o, now=now) for o in items], "total": len(items)}
+    items = obligation_documents.list_obligations(session=db, incident_id=incident.id)
+    return {"items": [obligation_documents.obligation_document(o, now=now) for o in items], "total": len(items)}
 
 
 @api_bp.get("/incidents/<ref>/timeline")

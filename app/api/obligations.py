@@ -7,7 +7,7 @@ from app.api import api_bp, body_as
 from app.api.schemas.incidents import ObligationOut
 from app.api.spec import operation
 from app.auth.permissions import Permission, declare
-from app.clock import obligations as obligation_service
+from app.clock import obligation_documents
 from app.clock.models import ObligationMetIn, ObligationNotRequiredIn
 from app.core import time
 from app.db import get_session
@@ -27,7 +27,7 @@ def mark_obligation_met(ref: str, obligation_id: int):
     flows.mark_met(session=db, incident=incident, obligation=obligation, data=data, actor=runtime.actor(), now=now,
                    settings=runtime.clock_settings())
     db.commit()
-    return obligation_service.obligation_document(obligation, now=now)
+    return obligation_documents.obligation_document(obligation, now=now)
 
 
 @api_bp.post("/incidents/<ref>/obligations/<int:obligation_id>/not-required")
@@ -43,4 +43,4 @@ def mark_obligation_not_required(ref: str, obligation_id: int):
     flows.mark_not_required(session=db, incident=incident, obligation=obligation, data=data, actor=runtime.actor(),
                             now=now)
     db.commit()
-    return obligation_service.obligation_document(obligation, now=now)
+    return obligation_documents.obligation_document(obligation, now=now)

@@ -74,7 +74,8 @@ WHY = {
 @click.option("--only", default="", help="comma-separated items to run, e.g. a,b,h (default: all)")
 def bench_command(database_url: str | None, scale: str, json_file: str | None, only: str) -> None:
     """Measure impact, drafting, delivery, dashboard, export and tick against baselines in the same run."""
-    from app.bench.runner import ITEMS, Bench, database, table
+    from app.bench.results import ITEMS, table
+    from app.bench.runner import Bench, database
 
     wanted = {i.strip() for i in only.split(",") if i.strip()} or set(ITEMS)
     unknown = wanted - set(ITEMS)

@@ -1,4 +1,4 @@
-"""Obligations: derived from the regimes and an impact snapshot, kept in step with the incident, then settled.
+"""Obligations: derived from the regimes and an impact snapshot, and kept in step with the incident.
 
 One obligation per (incident, regime stage, recipient). `sync_obligations` is idempotent: it creates
 what is missing, re-times open obligations when an anchor or a contract changed, closes open ones
@@ -10,20 +10,18 @@ high-risk stages wait.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from app.auth.models import Role
-from app.clock.deadlines import DeadlineKind, DeadlineRule, ReminderPlan, compute_due, internal_target, reminder_times
-from app.clock.models import Obligation, ObligationStatus, Reminder, ReminderKind
+from app.clock.deadlines import DeadlineKind, DeadlineRule, compute_due, internal_target
+from app.clock.models import Obligation, ObligationStatus
+from app.clock.obligation_reminders import cancel_pending_reminders, replan_reminders
 from app.clock.regimes import STAGE_PREFIX, AnchorName, Facts, PerRecipient, Recipient, Regime, Stage, applies
-from app.clock.settings import (ClockSettings, contract_rule, describe_rule,  # noqa: F401  (re-exported)
-                                load_default_regimes, split_country)
-from app.core.errors import Conflict, Forbidden, InputError, NotFound, Problem
+from app.clock.settings import ClockSettings, contract_rule, describe_rule, split_country
+from app.clock.settle import SETTLED, set_not_required
 from app.core.time import UTC, iso, parse_aware, require_aware
 from app.datamap.models import Controller
 from app.incidents.models import ImpactRow, ImpactSnapshot, Incident, IncidentStatus
@@ -33,8 +31,6 @@ RISK_PREFIX = "Risk decision: "  # rationale prefix of closures that follow a ri
 OUT_OF_SCOPE = "no longer in the incident's scope (impact of {at})"
 NO_LONGER_APPLIES = "no longer applies to the incident's facts (impact of {at})"
 PROCESSOR_ROLES = frozenset({"processor", "sub-processor"})  # a sub-processor owes its processor the same notice
-SETTLED = (ObligationStatus.met, ObligationStatus.late)
-CUSTOMER_WINDOW_HOURS = 72  # GDPR Art. 33(1), the controller's own clock
 
 
 @dataclass
@@ -213,10 +209,6 @@ def _apply(ob: Obligation, fields: dict) -> tuple[bool, bool]:
     return bool(changed), any(name in _TIMING for name in changed)
 
 
-def _close(ob: Obligation, rationale: str, by: str, now: datetime) -> None:
-    ob.status, ob.rationale, ob.decided_by, ob.decided_at = ObligationStatus.not_required, rationale[:5000], by, now
-
-
 def _auto_closed(ob: Obligation) -> bool:
     return ob.status == ObligationStatus.not_required and ob.decided_by == SYSTEM_ACTOR
 
@@ -264,7 +256,7 @@ def sync_obligations(*, session: Session, incident: Incident, snapshot: ImpactSn
             new[key] = (row, want, window_anchor)
         elif ob.status == ObligationStatus.open:
             if want.decision:
-                _close(ob, want.decision, want.decided_by, now)
+                set_not_required(ob, want.decision, want.decided_by, now)
                 changes.decided.append(ob)
                 cancel.append(ob)
                 continue
@@ -293,12 +285,12 @@ def sync_obligations(*, session: Session, incident: Incident, snapshot: ImpactSn
         if recipients is not None and key[2] not in recipients:
             continue  # not among the customers synced
         gone = ob.controller_id is not None and ob.recipient_key and ob.recipient_key not in present
-        _close(ob, (OUT_OF_SCOPE if gone else NO_LONGER_APPLIES).format(at=at), SYSTEM_ACTOR, now)
+        set_not_required(ob, (OUT_OF_SCOPE if gone else NO_LONGER_APPLIES).format(at=at), SYSTEM_ACTOR, now)
         changes.closed.append(ob)
         cancel.append(ob)
     session.flush()
-    _cancel_pending(session, [o.id for o in cancel])
-    _replan(session, replan, settings, now)
+    cancel_pending_reminders(session, [o.id for o in cancel])
+    replan_reminders(session, replan, settings, now)
     return changes
 
 
@@ -314,191 +306,3 @@ def _insert_new(session: Session, incident_id: int, new: dict[tuple, tuple]) -> 
               for o in session.exec(select(Obligation).where(Obligation.incident_id == incident_id))
               if (o.regime_id, o.stage_id, o.recipient_key) in new}
     return {key: loaded[key] for key in new}
-
-
-def _plan_of(settings: ClockSettings, ob: Obligation) -> ReminderPlan:
-    regime = settings.regimes.get(ob.regime_id)
-    try:
-        return regime.stage(ob.stage_id).reminders if regime else ReminderPlan()
-    except KeyError:
-        return ReminderPlan()
-
-
-def _hours(delta: timedelta) -> str:
-    return f"{delta.total_seconds() / 3600:g} h"
-
-
-def reminder_schedule(ob: Obligation, plan: ReminderPlan, window_anchor: datetime | None,
-                      now: datetime) -> list[tuple[ReminderKind, str, datetime]]:
-    """(kind, label, due) of the reminders an open obligation should have, from its plan."""
-    legal = ob.due_at is not None
-    end = ob.due_at if legal else ob.internal_target_at
-    start = window_anchor if legal else ob.anchor_at
-    if end is None or start is None:
-        return []
-    start = min(start, end)
-    window = (end - start).total_seconds()
-    items = []
-    for at in reminder_times(start, end, plan):
-        if at < end:
-            share = math.floor((at - start).total_seconds() / window * 100 + 0.5)
-            items.append((ReminderKind.progress, f"{share}% of the window used", at))
-        elif at == end:
-            items.append((ReminderKind.due, "due now" if legal else "internal target reached", at))
-        else:
-            items.append((ReminderKind.overdue, f"{_hours(at - end)} overdue" if legal
-                          else f"{_hours(at - end)} past the internal target", at))
-    if plan.overdue_hours:
-        first = end + timedelta(hours=min(plan.overdue_hours))
-        items.append((ReminderKind.escalation, f"{_hours(first - end)} overdue — escalate" if legal
-                      else f"{_hours(first - end)} past the internal target — escalate", first))
-    # A progress reminder already overtaken by a later one that is also past says nothing new:
-    # created late (or re-timed), the obligation gets the latest news once, not a burst of stale ones.
-    latest_past = max((at for _, _, at in items if at <= now), default=None)
-    return [(k, label, at) for k, label, at in items
-            if not (k is ReminderKind.progress and at <= now and latest_past is not None and at < latest_past)]
-
-
-def _unfired():
-    # Not "fired_at IS NULL": that matches nearly every reminder, and SQLite (without statistics) then walks
-    # the whole tick index (fired_at, due_at) instead of looking up the obligations' own reminders.
-    return sa.func.coalesce(Reminder.fired_at, sa.null()).is_(None)
-
-
-def _cancel_pending(session: Session, ids: list[int]) -> None:
-    for start in range(0, len(ids), 500):
-        session.exec(sa.update(Reminder).where(Reminder.obligation_id.in_(ids[start:start + 500]),
-                                               _unfired()).values(cancelled=True)
-                     .execution_options(synchronize_session=False))
-
-
-def _replan(session: Session, entries: list[tuple[Obligation, datetime | None]], settings: ClockSettings,
-            now: datetime) -> None:
-    """Replace the unfired reminders of these obligations by a fresh plan."""
-    if not entries:
-        return
-    ids = [ob.id for ob, _ in entries]
-    fired: set[tuple] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        # A claimed row is being sent right now: cancel it rather than pull it from under the sender.
-        session.exec(sa.update(Reminder).where(Reminder.obligation_id.in_(chunk), _unfired(),
-                                               Reminder.claimed_at.is_not(None)).values(cancelled=True)
-                     .execution_options(synchronize_session=False))
-        session.exec(sa.delete(Reminder).where(Reminder.obligation_id.in_(chunk), _unfired(),
-                                               Reminder.claimed_at.is_(None))
-                     .execution_options(synchronize_session=False))
-        fired |= set(session.exec(select(Reminder.obligation_id, Reminder.kind, Reminder.label, Reminder.due_at)
-                                  .where(Reminder.obligation_id.in_(chunk), Reminder.fired_at.is_not(None))))
-    rows = []
-    for ob, window_anchor in entries:
-        if ob.status != ObligationStatus.open:
-            continue
-        for kind, label, at in reminder_schedule(ob, _plan_of(settings, ob), window_anchor, now):
-            if (ob.id, str(kind), label, at) not in fired:  # never fire the same reminder twice
-                rows.append({"obligation_id": ob.id, "kind": str(kind), "label": label, "due_at": at,
-                             "claimed_at": None, "claimed_by": "", "fired_at": None, "cancelled": False,
-                             "result": ""})
-    # Core executemany: four or five reminders per obligation, thousands of obligations per declaration.
-    for start in range(0, len(rows), 5000):
-        session.execute(sa.insert(Reminder.__table__), rows[start:start + 5000])
-
-
-def mark_met(*, session: Session, obligation: Obligation, met_at: datetime, actor: str, delay_reasons: str = "",
-             now: datetime | None = None) -> Obligation:
-    """Record the obligation as met at met_at (late after due_at, which needs delay_reasons); late_by is frozen."""
-    return mark_met_many(session=session, settlements=[(obligation, met_at, delay_reasons)], actor=actor, now=now)[0]
-
-
-def mark_met_many(*, session: Session, settlements: list[tuple[Obligation, datetime, str]], actor: str,
-                  now: datetime | None = None) -> list[Obligation]:
-    """mark_met for (obligation, met_at, delay_reasons) triples: one flush, one reminder cancellation."""
-    # The dispatcher settles a batch of deliveries at once; a flush and an UPDATE per obligation
-    # cost more than sending the notice.
-    for obligation, met_at, delay_reasons in settlements:
-        _set_met(obligation, met_at, actor, delay_reasons, now)
-    session.add_all([obligation for obligation, _, _ in settlements])
-    session.flush()
-    _cancel_pending(session, [obligation.id for obligation, _, _ in settlements])
-    return [obligation for obligation, _, _ in settlements]
-
-
-def _set_met(obligation: Obligation, met_at: datetime, actor: str, delay_reasons: str, now: datetime | None) -> None:
-    met_at = require_aware(met_at, "met_at")
-    if obligation.status in SETTLED:
-        raise Conflict(f"already met at {iso(obligation.met_at)}; late_by is frozen at the first notice")
-    if obligation.status != ObligationStatus.open:
-        raise Conflict(f"obligation is {obligation.status}, not open")
-    late = obligation.due_at is not None and met_at > obligation.due_at
-    reasons = (delay_reasons or "").strip()
-    if late and not reasons and not obligation.informational:  # the customer's own delay is its to explain
-        raise InputError(Problem("met after the deadline: give the reasons for the delay (GDPR Art. 33(1))",
-                                 field="delay_reasons"))
-    obligation.status = ObligationStatus.late if late else ObligationStatus.met
-    obligation.met_at = met_at
-    # Rounded up: a notice one millisecond late is late by a second, never by zero.
-    obligation.late_by_seconds = (math.ceil((met_at - obligation.due_at).total_seconds()) if late
-                                  else 0 if obligation.due_at is not None else None)
-    obligation.delay_reasons = reasons
-    obligation.decided_by, obligation.decided_at = actor, now or met_at
-
-
-def mark_not_required(*, session: Session, obligation: Obligation, actor_role: str, actor: str, rationale: str,
-                      now: datetime) -> Obligation:
-    """A lead or admin rules the obligation not required, with a rationale (Art. 33(5) documentation)."""
-    if actor_role not in (Role.lead, Role.admin):
-        raise Forbidden("only a lead or an admin may mark an obligation not required")
-    if not (rationale or "").strip():
-        raise InputError(Problem("say why the obligation is not required", field="rationale"))
-    if obligation.status != ObligationStatus.open:
-        raise Conflict(f"obligation is {obligation.status}, not open")
-    _close(obligation, rationale.strip(), actor, require_aware(now, "now"))
-    session.add(obligation)
-    session.flush()
-    _cancel_pending(session, [obligation.id])
-    return obligation
-
-
-def customer_clock(*, obligation_to_controller: Obligation, aware_at: datetime | None, now: datetime) -> dict:
-    """The customer's own projected 72 h Art. 33(1) deadline and how much of it our delay used."""
-    ob = obligation_to_controller
-    notified = ob.met_at if ob.status in SETTLED else None
-    anchor = notified or aware_at
-    due = anchor + timedelta(hours=CUSTOMER_WINDOW_HOURS) if anchor else None
-    used = ((notified or now) - aware_at).total_seconds() / 3600 if aware_at else None
-    return {"controller_key": ob.recipient_key, "notified": notified is not None, "notified_at": iso(notified),
-            "anchor_at": iso(anchor), "projected_due_at": iso(due), "window_hours": CUSTOMER_WINDOW_HOURS,
-            "used_hours": None if used is None else round(max(used, 0.0), 2),
-            "remaining_hours": None if due is None else round((due - now).total_seconds() / 3600, 2)}
-
-
-def list_obligations(*, session: Session, incident_id: int) -> list[Obligation]:
-    """The incident's obligations, soonest due first; no due time last."""
-    return list(session.exec(select(Obligation).where(Obligation.incident_id == incident_id)
-                             .order_by(Obligation.due_at.is_(None), Obligation.due_at,
-                                       Obligation.internal_target_at.is_(None), Obligation.internal_target_at,
-                                       Obligation.id)))
-
-
-def get_obligation(*, session: Session, incident_id: int, obligation_id: int) -> Obligation:
-    """The incident's obligation with this id, or NotFound (another incident's id is not found either)."""
-    obligation = session.get(Obligation, obligation_id)
-    if obligation is None or obligation.incident_id != incident_id:
-        raise NotFound(f"no obligation {obligation_id} in this incident")
-    return obligation
-
-
-def obligation_document(obligation: Obligation, *, now: datetime) -> dict:
-    """The API form of an obligation; overdue = open, ours (not informational) and past due_at."""
-    ob = obligation
-    overdue = (ob.status == ObligationStatus.open and not ob.informational and ob.due_at is not None
-               and now > ob.due_at)
-    return {"id": ob.id, "regime": ob.regime_id, "stage": ob.stage_id, "title": ob.title,
-            "recipient": {"kind": ob.recipient_kind, "key": ob.recipient_key},
-            "anchor": {"name": ob.anchor_name, "at": iso(ob.anchor_at)}, "due_at": iso(ob.due_at),
-            "no_fixed_deadline": ob.no_fixed_deadline, "internal_target_at": iso(ob.internal_target_at),
-            "deadline_rule": ob.deadline_rule, "status": str(ob.status), "overdue": overdue,
-            "met_at": iso(ob.met_at), "late_by_seconds": ob.late_by_seconds, "source": ob.source,
-            "verified": ob.verified, "informational": ob.informational,
-            "delay_reasons": ob.delay_reasons or None, "rationale": ob.rationale or None,
-            "decided_by": ob.decided_by or None, "decided_at": iso(ob.decided_at)}

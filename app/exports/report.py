@@ -9,7 +9,7 @@ from sqlmodel import Session, func, select
 
 from app.assessment import service as assessment_service
 from app.assessment.recommend import AssessmentInput, assess
-from app.clock import obligations as obligation_service
+from app.clock import obligation_documents
 from app.clock.models import ObligationStatus
 from app.core.display import format_duration, format_time
 from app.core.time import parse_aware
@@ -59,7 +59,7 @@ def _impact(session: Session, scope: ExportScope) -> dict:
 
 
 def _obligations(session: Session, scope: ExportScope, now: datetime) -> list[dict]:
-    items = obligation_service.list_obligations(session=session, incident_id=scope.incident.id)
+    items = obligation_documents.list_obligations(session=session, incident_id=scope.incident.id)
     if scope.per_customer:
         items = [o for o in items if o.controller_id == scope.controller.id]
     rows = []

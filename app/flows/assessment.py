@@ -10,7 +10,7 @@ from sqlmodel import Session
 from app.assessment import service
 from app.assessment.models import Assessment, DecisionIn
 from app.assessment.recommend import AssessmentInput, assess
-from app.clock.obligations import ClockSettings
+from app.clock.settings import ClockSettings
 from app.core.time import iso
 from app.flows import incident as incident_flows
 from app.flows.incident import Actor

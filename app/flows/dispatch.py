@@ -24,8 +24,8 @@ from sqlmodel import select
 
 from app import runtime
 from app.clock.models import Obligation
+from app.clock.obligation_documents import customer_clock
 from app.clock.regimes import AnchorName
-from app.clock.obligations import customer_clock
 from app.db import immediate_session
 from app.core.time import iso
 from app.datamap.models import Controller

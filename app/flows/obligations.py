@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from app.clock import obligations as obligation_service
+from app.clock import obligation_documents, settle
 from app.clock.models import Obligation, ObligationMetIn, ObligationNotRequiredIn
 from app.clock.settings import ClockSettings
 from app.core.errors import InputError, Problem
@@ -23,7 +23,7 @@ from app.timeline import service as timeline
 
 def get(*, session: Session, incident: Incident, obligation_id: int) -> Obligation:
     """The incident's obligation, or NotFound."""
-    return obligation_service.get_obligation(session=session, incident_id=incident.id, obligation_id=obligation_id)
+    return obligation_documents.get_obligation(session=session, incident_id=incident.id, obligation_id=obligation_id)
 
 
 def _details(ob: Obligation, **extra) -> dict:
@@ -39,8 +39,8 @@ def mark_met(*, session: Session, incident: Incident, obligation: Obligation, da
         # A notice is recorded once it went out; a future time would start later clocks from a guess.
         raise InputError(Problem(f"{iso(data.met_at)} is in the future: record the time it was actually met",
                                  field="met_at"))
-    obligation_service.mark_met(session=session, obligation=obligation, met_at=data.met_at, actor=actor.name,
-                                delay_reasons=data.delay_reasons, now=now)
+    settle.mark_met(session=session, obligation=obligation, met_at=data.met_at, actor=actor.name,
+                    delay_reasons=data.delay_reasons, now=now)
     late = (f", {obligation.late_by_seconds} s late; reasons for the delay: {obligation.delay_reasons}"
             if obligation.status == "late" else "")
     timeline.append(session=session, incident_id=incident.id, kind="obligation.met", actor=actor.name,
@@ -57,8 +57,8 @@ def mark_met(*, session: Session, incident: Incident, obligation: Obligation, da
 def mark_not_required(*, session: Session, incident: Incident, obligation: Obligation, data: ObligationNotRequiredIn,
                       actor: Actor, now: datetime) -> Obligation:
     """A lead or admin rules the obligation not required, with the rationale on the timeline."""
-    obligation_service.mark_not_required(session=session, obligation=obligation, actor_role=actor.role,
-                                         actor=actor.name, rationale=data.rationale, now=now)
+    settle.mark_not_required(session=session, obligation=obligation, actor_role=actor.role,
+                             actor=actor.name, rationale=data.rationale, now=now)
     timeline.append(session=session, incident_id=incident.id, kind="obligation.not_required", actor=actor.name,
                     recorded_at=now, controller_id=obligation.controller_id,
                     summary=f"{obligation.title}: not required — {obligation.rationale}"[:2000],

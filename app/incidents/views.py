@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from app import runtime
 from app.auth.permissions import Permission, declare
-from app.clock import obligations as obligation_service
+from app.clock import obligation_documents
 from app.core import time
 from app.clock.models import ObligationMetIn, ObligationNotRequiredIn
 from app.core.errors import Conflict, Forbidden, InputError, NotFound, Problem, messages_of
@@ -125,7 +125,7 @@ def incident_page(ref: str, problems: list[str] | None = None, submitted=None):
     incident = _incident(ref)
     snapshot = impact_service.latest_snapshot(session=db, incident_id=incident.id)
     impact = impact_service.impact_document(session=db, snapshot=snapshot) if snapshot else None
-    obligations = obligation_service.list_obligations(session=db, incident_id=incident.id)
+    obligations = obligation_documents.list_obligations(session=db, incident_id=incident.id)
     check = timeline.verify_incident(session=db, incident_id=incident.id)
     return render_template("incidents/incident.html", incident=incident, now=now, impact=impact,
                            obligations=obligations, scope=service.get_scope(session=db, incident_id=incident.id),

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from app.auth.models import Role
 from app.clock.models import Obligation, ObligationStatus
-from app.clock.obligations import mark_met_many
+from app.clock.settle import mark_met_many
 from app.core.errors import Conflict, Forbidden, InputError, Problem
 from app.core.time import iso, require_aware
 from app.datamap.models import Contact, Controller

@@ -51,7 +51,7 @@ def world(app, client, runner, tmp_path, make_user, token_for, login):
 
 def _deliver_sa_notice(app, ref):
     """Record our Art. 33(1) notice as delivered, as the notifications outbox will on delivery."""
-    from app.clock import obligations as obligation_service
+    from app.clock.settle import mark_met
     from app.clock.models import Obligation
     from app.db import session_scope
     from app.incidents.service import get_by_ref
@@ -62,8 +62,8 @@ def _deliver_sa_notice(app, ref):
         ob = session.exec(select(Obligation).where(Obligation.incident_id == incident.id,
                                                    Obligation.regime_id == "gdpr-art33",
                                                    Obligation.stage_id == "notify-sa")).one()
-        obligation_service.mark_met(session=session, obligation=ob, actor="lead@example.org",
-                                    met_at=datetime(2026, 1, 11, 9, 0, tzinfo=timezone.utc))
+        mark_met(session=session, obligation=ob, actor="lead@example.org",
+                 met_at=datetime(2026, 1, 11, 9, 0, tzinfo=timezone.utc))
 
 
 def _refs(body, section="breaches"):

@@ -8,8 +8,11 @@ from sqlmodel import select
 
 from app.clock.deadlines import ReminderPlan
 from app.clock.models import Obligation, Reminder
-from app.clock.obligations import (ClockSettings, customer_clock, list_obligations, load_default_regimes, mark_met,
-                                   mark_not_required, obligation_document, reminder_schedule, sync_obligations)
+from app.clock.obligation_documents import customer_clock, list_obligations, obligation_document
+from app.clock.obligation_reminders import reminder_schedule
+from app.clock.obligations import sync_obligations
+from app.clock.settings import ClockSettings, load_default_regimes
+from app.clock.settle import mark_met, mark_not_required
 from app.core.errors import Conflict, Forbidden, InputError
 from app.datamap.formats.canonical import parse_canonical
 from app.datamap.importer import import_map

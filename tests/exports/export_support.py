@@ -64,7 +64,7 @@ def settle_customer(app, ref: str, key: str, *, hours_after_aware: float, delay_
     from sqlmodel import select
 
     from app.clock.models import Obligation
-    from app.clock.obligations import mark_met
+    from app.clock.settle import mark_met
     from app.db import session_scope
     from app.incidents.models import Incident
     from app.notifications.acks import ack_token
