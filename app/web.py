@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from app.auth.permissions import Permission, declare, permissions_of
 from app.core.display import format_duration, format_time, urgency
+from app.core.nul import first_nul
 
 bp = Blueprint("web", __name__)
 
@@ -24,6 +25,27 @@ def index():
 def healthz():
     """Liveness probe for load balancers."""
     return {"status": "ok"}
+
+
+@bp.before_app_request
+def _refuse_nul_characters():
+    """Refuse input holding a NUL character (PostgreSQL text cannot store one) before any view sees it."""
+    fields = [*request.args.items(multi=True), *request.form.items(multi=True)]
+    where = next((name for name, value in fields if "\x00" in f"{name}{value}"), None)
+    if where is None and request.is_json:
+        where = first_nul(request.get_json(silent=True))
+    if where is None and request.mimetype.startswith(("text/", "application/yaml", "application/x-yaml")):
+        where = "body" if b"\x00" in request.get_data(cache=True) else None
+    if where is None:
+        return None
+    reason = "text may not contain NUL (\\u0000) characters"
+    if request.path.startswith("/api/"):
+        from app.core.errors import Problem
+        from app.core.problems import problem
+
+        return problem(422, "Unprocessable Content", "the request has invalid fields",
+                       errors=[Problem(reason, field=where)])
+    abort(400, description=f"{where}: {reason}; nothing was saved")
 
 
 # Main navigation, in order; domain blueprints add their own entries when they register.

@@ -47,6 +47,6 @@ class NoteIn(SQLModel):
     """A manual timeline entry."""
 
     model_config = {"extra": "forbid"}
-    summary: str = Field(min_length=1, max_length=5000)
+    summary: str = Field(min_length=1, max_length=2000)  # the summary column's width (PostgreSQL enforces it)
     occurred_at: AwareISO | None = None
 
