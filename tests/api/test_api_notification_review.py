@@ -11,7 +11,7 @@ import pytest
 from apisupport import PROBLEM, problem_fields
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notifications"))
-from notice_receivers import Mailbox, free_port  # noqa: E402
+from receivers import Mailbox, free_port  # noqa: E402
 
 
 def _draft(client, ref, people) -> list[dict]:

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import collections
-import email
-import email.policy
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time as walltime
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from sqlmodel import Session, func, select
 
 from app import create_app
@@ -30,6 +25,7 @@ from app.migrations import upgrade
 from app.scheduler import LeaderLock
 from app.timeline.models import TimelineEvent
 from app.timeline.service import append, verify_incident
+from receivers import Mailbox
 
 ROOT = Path(__file__).resolve().parents[2]
 PSIRT = "psirt@example.org"
@@ -58,34 +54,11 @@ print(json.dumps(totals))
 """
 
 
-class Mailbox:
-    """A real SMTP server on 127.0.0.1 counting messages per reminder id header."""
-
-    def __init__(self):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.messages: list[email.message.Message] = []
-        self._lock = threading.Lock()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server, session, envelope):
-        with self._lock:
-            self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content,
-                                               policy=email.policy.default))
-        return "250 OK"
-
-    def per_reminder(self) -> collections.Counter:
-        with self._lock:
-            return collections.Counter(str(m["X-Breachline-Reminder"]) for m in self.messages)
-
-
 @pytest.fixture
 def mailbox():
-    box = Mailbox()
-    box._controller.start()
+    box = Mailbox().start()
     yield box
-    box._controller.stop()
+    box.stop()
 
 
 def child_env(url: str, mailbox: Mailbox, **extra) -> dict:
@@ -134,7 +107,7 @@ def check_exactly_once(engine: sa.Engine, mailbox: Mailbox, total: int) -> None:
         assert len(events) == total and set(per_event) == ids and set(per_event.values()) == {1}
         for incident_id in session.exec(select(Incident.id)):
             assert verify_incident(session=session, incident_id=incident_id).ok
-    per_mail = mailbox.per_reminder()
+    per_mail = mailbox.per_header("X-Breachline-Reminder")
     assert sum(per_mail.values()) == total
     assert set(per_mail) == {f"reminder-{i}" for i in ids} and set(per_mail.values()) == {1}
 

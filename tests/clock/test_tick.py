@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
-import socket
 import threading
 from datetime import timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlmodel import select
 
 from app.clock.models import Obligation, ObligationStatus, Reminder, ReminderKind
@@ -19,45 +15,9 @@ from app.incidents.models import Incident
 from app.scheduler import TICK_HOOKS, job_session, run_tick
 from app.timeline.models import TimelineEvent
 from app.timeline.service import verify_incident
+from receivers import Mailbox
 
 PSIRT = "psirt@example.org"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Mailbox:
-    """A real SMTP server on 127.0.0.1 that keeps what it receives."""
-
-    def __init__(self, port: int | None = None):
-        self.port = port or free_port()
-        self.messages: list[email.message.Message] = []
-        self._lock = threading.Lock()
-        self._controller = None
-
-    async def handle_DATA(self, server, session, envelope):
-        with self._lock:
-            message = email.message_from_bytes(envelope.original_content or envelope.content,
-                                               policy=email.policy.default)
-            message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
-            self.messages.append(message)
-        return "250 OK"
-
-    def start(self) -> Mailbox:
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-        return self
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-    def subjects(self) -> list[str]:
-        return sorted(str(m["Subject"]) for m in self.messages)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from notice_receivers import Mailbox, Receiver
+from receivers import Mailbox, Receiver
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from notice_receivers import Mailbox, Receiver
+from receivers import Mailbox, Receiver
 from notice_world import SECRET, approve_all, build_world, configure, dispatch, draft, notifications, session_of
 from sqlmodel import select
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from notice_receivers import Mailbox
+from receivers import Mailbox
 from notice_world import SECRET, approve_all, build_world, configure, dispatch, draft, notifications, session_of
 from sqlmodel import select
 

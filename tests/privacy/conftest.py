@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "notifications"))
 
-from notice_receivers import Mailbox  # noqa: E402
+from receivers import Mailbox  # noqa: E402
 from privacy_world import KEY  # noqa: E402
 
 

@@ -37,7 +37,7 @@ from app.db import make_engine
 from app.timeline.service import verify_incident
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notifications"))
-from notice_receivers import Mailbox, Receiver, free_port  # noqa: E402  (the notification tests' real receivers)
+from receivers import Mailbox, Receiver, free_port  # noqa: E402  (the notification tests' real receivers)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

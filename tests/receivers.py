@@ -50,6 +50,7 @@ class Mailbox:
 
             await asyncio.sleep(self.delay)
         message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)  # who the SMTP envelope named, for assertions
         with self._lock:
             self.messages.append(message)
             self.envelopes.append(list(envelope.rcpt_tos))
@@ -67,8 +68,17 @@ class Mailbox:
 
     def ids(self) -> collections.Counter:
         """Messages received per Message-ID."""
+        return self.per_header("Message-ID")
+
+    def per_header(self, name: str) -> collections.Counter:
+        """Messages received per value of one header."""
         with self._lock:
-            return collections.Counter(str(m["Message-ID"]) for m in self.messages)
+            return collections.Counter(str(m[name]) for m in self.messages)
+
+    def subjects(self) -> list[str]:
+        """The subjects received, sorted."""
+        with self._lock:
+            return sorted(str(m["Subject"]) for m in self.messages)
 
 
 class Receiver:
