@@ -67,15 +67,21 @@ def parse_note(body: dict) -> NoteIn:
     return NoteIn.model_validate(body)
 
 
-def visible_incident_or_404(ref: str):
-    """The incident by reference if this user may see it; 404 otherwise, so need-to-know hides existence."""
-    from flask import abort
-
-    from app.core.errors import NotFound
+def visible_incident(ref: str):
+    """The incident by reference if this user may see it; NotFound otherwise, so need-to-know hides existence."""
     from app.db import get_session
     from app.incidents import access
 
+    return access.get_visible_by_ref(session=get_session(), ref=ref, viewer=viewer())
+
+
+def visible_incident_or_404(ref: str):
+    """visible_incident() for the web pages: a hidden or missing incident is the 404 page."""
+    from flask import abort
+
+    from app.core.errors import NotFound
+
     try:
-        return access.get_visible_by_ref(session=get_session(), ref=ref, viewer=viewer())
+        return visible_incident(ref)
     except NotFound:
         abort(404)

@@ -20,7 +20,6 @@ from app.core.errors import messages_of
 from app.db import get_session
 from app.flows import assessment as flows
 from app.flows import register as register_flow
-from app.incidents import access
 
 
 @api_bp.post("/assess")
@@ -37,7 +36,7 @@ def assess_facts():
 def list_assessments(ref: str):
     """Every assessment of the incident, newest first, with the latest one's advice for controllers."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     items = service.history(session=db, incident_id=incident.id)
     return {"incident": incident.ref, "items": [service.assessment_document(a) for a in items], "total": len(items),
             "advice_for_controllers": service.advice_for_controllers(session=db, incident_id=incident.id)}
@@ -49,7 +48,7 @@ def list_assessments(ref: str):
 def assessment_prefill(ref: str):
     """The assessment form as the web shows it: values from the impact and the last assessment, hints, live advice."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     form = flows.new_form(session=db, incident=incident, incident_type=runtime.incident_types().get(
         incident.incident_type))
     recommendation, incomplete = None, []
@@ -67,7 +66,7 @@ def assessment_prefill(ref: str):
 def create_assessment(ref: str):
     """Assess the incident and record the decision: {"inputs", "decision" (optional), "rationale"}; 201."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     data = body_as(AssessmentCreate)
     row = flows.record(session=db, incident=incident, inputs=data.inputs, decision=data.decision,
                        rationale=data.rationale, actor=runtime.actor(), now=time.now(),

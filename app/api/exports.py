@@ -15,7 +15,6 @@ from app.db import get_session
 from app.exports import metrics as metrics_service
 from app.exports.ics import calendar_feed, feed_incidents
 from app.exports.options import parse_options
-from app.incidents import access
 from app.exports.views import (check_redaction_choice, ics_response, register_for_request, register_response,
                                timeline_response)
 
@@ -36,7 +35,7 @@ def timeline_export(incident):
                                  headers={"Content-Disposition": "the file name"})})
 def incident_export_api(ref: str):
     """The incident's timeline or report as ?format=json|csv|html|pdf, ?tz=, ?controller= (redacted unless redact=0)."""
-    incident = access.get_visible_by_ref(session=get_session(), ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     parse_options(request.args)  # the web export's checks first: they name every bad option at once (tz too)
     parse_query(TimelineExportQuery)
     return timeline_export(incident)

@@ -14,7 +14,6 @@ from app.auth.permissions import Permission, declare
 from app.clock import obligation_documents
 from app.core import time
 from app.flows import incident as flows
-from app.incidents import access
 from app.incidents import impact as impact_service
 from app.incidents import service
 from app.incidents.documents import incident_document, owners_of
@@ -60,7 +59,7 @@ def list_incidents():
 def get_incident(ref: str):
     """One incident with scope and status."""
     db = get_session()
-    return incident_document(session=db, incident=access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer()))
+    return incident_document(session=db, incident=runtime.visible_incident(ref))
 
 
 @api_bp.patch("/incidents/<ref>")
@@ -69,7 +68,7 @@ def get_incident(ref: str):
 def edit_incident(ref: str):
     """Edit fields; the body names the version it started from (stale edits get 409)."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     data = body_as(IncidentUpdate)
     flows.edit(session=db, incident=incident, data=data, actor=runtime.actor(), now=time.now(),
                settings=runtime.clock_settings())
@@ -83,7 +82,7 @@ def edit_incident(ref: str):
 def change_status(ref: str):
     """Move the incident in its workflow; not_a_breach needs a rationale."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     flows.change_status(session=db, incident=incident, change=body_as(StatusChange),
                         actor=runtime.actor(), now=time.now(), settings=runtime.clock_settings())
     db.commit()
@@ -96,7 +95,7 @@ def change_status(ref: str):
 def put_scope(ref: str):
     """Replace the scope (systems, data categories, controllers, count overrides)."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     change = body_as(ScopeChange)  # validates `version` too: "abc" is a 422, not a stale edit
     scope = ScopeIn.model_validate(change.model_dump(exclude={"version"}))
     flows.set_scope(session=db, incident=incident, scope=scope, actor=runtime.actor(),
@@ -111,7 +110,7 @@ def put_scope(ref: str):
 def get_impact(ref: str):
     """The latest impact snapshot: per controller and totals, naming the data-map version used."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     snapshot = impact_service.latest_snapshot(session=db, incident_id=incident.id)
     if snapshot is None:
         return {"datamap_version": None, "datamap_version_hash": None, "computed_at": None, "controllers": [],
@@ -125,7 +124,7 @@ def get_impact(ref: str):
 def get_obligations(ref: str):
     """Every obligation with regime, stage, recipient, anchor, due time and status."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     now = time.now()
     items = obligation_documents.list_obligations(session=db, incident_id=incident.id)
     return {"items": [obligation_documents.obligation_document(o, now=now) for o in items], "total": len(items)}
@@ -140,7 +139,7 @@ def get_obligations(ref: str):
 def get_timeline(ref: str):
     """The events in chain order with hashes, paginated, ?kind=&since=&until=; ?format=json|csv|html|pdf for exports."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     if request.args.get("format"):
         from app.exports.options import parse_options
 
@@ -166,7 +165,7 @@ def get_timeline(ref: str):
 def add_timeline_entry(ref: str):
     """A manual entry: {"summary", "occurred_at" (optional, ISO 8601 with offset)}."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     body = json_body()
     note = body_as(NoteIn, body)
     event = flows.add_note(session=db, incident=incident, text=note.summary, occurred_at=note.occurred_at,

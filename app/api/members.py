@@ -40,7 +40,7 @@ def _members_document(db, incident) -> dict:
 
 
 def _incident(db, ref: str):
-    return access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    return runtime.visible_incident(ref)
 
 
 @api_bp.get("/incidents/<ref>/members")
@@ -49,7 +49,7 @@ def _incident(db, ref: str):
 def list_members(ref: str):
     """Who may see the incident when it is restricted (admins always can)."""
     db = get_session()
-    return _members_document(db, _incident(db, ref))
+    return _members_document(db, runtime.visible_incident(ref))
 
 
 @api_bp.post("/incidents/<ref>/members")
@@ -58,7 +58,7 @@ def list_members(ref: str):
 def add_member(ref: str):
     """Add a member by email; 201 with the member list."""
     db = get_session()
-    incident = _incident(db, ref)
+    incident = runtime.visible_incident(ref)
     data = body_as(MemberIn)
     flows.add_member(session=db, incident=incident, email=data.email, actor=runtime.actor(), now=time.now())
     db.commit()
@@ -71,7 +71,7 @@ def add_member(ref: str):
 def remove_member(ref: str, user_id: int):
     """Remove a member."""
     db = get_session()
-    incident = _incident(db, ref)
+    incident = runtime.visible_incident(ref)
     flows.remove_member(session=db, incident=incident, user_id=user_id, actor=runtime.actor(), now=time.now())
     db.commit()
     return _members_document(db, incident)
@@ -83,7 +83,7 @@ def remove_member(ref: str, user_id: int):
 def set_restriction(ref: str):
     """Make the incident need-to-know or visible to all staff: {"restricted": bool, "version": optional}."""
     db = get_session()
-    incident = _incident(db, ref)
+    incident = runtime.visible_incident(ref)
     data = body_as(RestrictionIn)
     flows.set_restricted(session=db, incident=incident, restricted=data.restricted, actor=runtime.actor(),
                          now=time.now(), expected_version=data.version)

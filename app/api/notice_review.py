@@ -12,7 +12,6 @@ from app.core import time
 from app.core.errors import InputError, Problem
 from app.db import get_session
 from app.flows import notifications as flows
-from app.incidents import access
 from app.notifications.documents import facts_document
 from app.notifications.models import BulkApproveIn, NoticeFactsIn
 
@@ -23,7 +22,7 @@ from app.notifications.models import BulkApproveIn, NoticeFactsIn
 def approve_notifications(ref: str):
     """Approve and queue several drafts ({"ids"} or {"all_drafts": true}); each is approved or refused on its own."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     data = body_as(BulkApproveIn)
     if bool(data.ids) == data.all_drafts:
         raise InputError(Problem("name the drafts to approve in ids, or set all_drafts (not both)",
@@ -46,7 +45,7 @@ def approve_notifications(ref: str):
 def get_notice_facts(ref: str):
     """The facts every notice of the incident shares: description, consequences, measures, contact point."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     return facts_document(flows.facts_of(session=db, incident=incident))
 
 
@@ -56,7 +55,7 @@ def get_notice_facts(ref: str):
 def put_notice_facts(ref: str):
     """Replace the shared notice facts, naming the version you started from (stale: 409); draft again to use them."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     facts = flows.save_facts(session=db, incident=incident, data=body_as(NoticeFactsIn),
                              actor=runtime.actor(), now=time.now())
     db.commit()

@@ -68,7 +68,7 @@ def draft_notifications(ref: str):
     """Draft a notice for every affected customer (and our own authority/subject duties); idempotent."""
     data = body_as(DraftRequest, _optional_body())
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     outcomes = flows.draft(session=db, incident=incident, actor=runtime.actor(), now=time.now(), settings=settings(),
                            phase=data.phase)
     db.commit()
@@ -82,7 +82,7 @@ def draft_notifications(ref: str):
 def list_notifications(ref: str):
     """The incident's notifications, paginated; filter with ?status=, ?channel=email|webhook|manual|drill, ?kind=."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     query, page = parse_page_query(NotificationListQuery)
     items, channels = flows.list_for_incident(session=db, incident=incident, status=query.status,
                                               channel=query.channel, kind=query.kind)

@@ -12,7 +12,6 @@ from app.clock.models import ObligationMetIn, ObligationNotRequiredIn
 from app.core import time
 from app.db import get_session
 from app.flows import obligations as flows
-from app.incidents import access
 
 
 @api_bp.post("/incidents/<ref>/obligations/<int:obligation_id>/met")
@@ -21,7 +20,7 @@ from app.incidents import access
 def mark_obligation_met(ref: str, obligation_id: int):
     """Record an obligation met at met_at (ISO 8601 with offset); after its deadline, delay_reasons is required."""
     db, now = get_session(), time.now()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())  # need-to-know before input
+    incident = runtime.visible_incident(ref)  # need-to-know before input
     obligation = flows.get(session=db, incident=incident, obligation_id=obligation_id)
     data = body_as(ObligationMetIn)
     flows.mark_met(session=db, incident=incident, obligation=obligation, data=data, actor=runtime.actor(), now=now,
@@ -37,7 +36,7 @@ def mark_obligation_met(ref: str, obligation_id: int):
 def mark_obligation_not_required(ref: str, obligation_id: int):
     """Rule an open obligation not required, with the rationale (leads and admins)."""
     db, now = get_session(), time.now()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())  # need-to-know before input
+    incident = runtime.visible_incident(ref)  # need-to-know before input
     obligation = flows.get(session=db, incident=incident, obligation_id=obligation_id)
     data = body_as(ObligationNotRequiredIn)
     flows.mark_not_required(session=db, incident=incident, obligation=obligation, data=data, actor=runtime.actor(),

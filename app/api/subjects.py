@@ -16,7 +16,6 @@ from app.core.errors import InputError, Problem
 from app.core.time import iso
 from app.db import get_session
 from app.flows import subjects as flows
-from app.incidents import access
 from app.notifications.settings import NoticeSettings
 from app.subjects import retention, service
 from app.subjects.models import EraseIn, LookupIn, SendIn
@@ -43,7 +42,7 @@ def _notice_settings() -> NoticeSettings:
 def import_subjects(ref: str, controller_key: str):
     """Import a CSV of subjects (body text/csv, or multipart field `file`) for one controller."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     controller = flows.controller_of(session=db, key=controller_key)
     upload = request.files.get("file")
     raw = upload.read() if upload is not None else request.get_data()
@@ -63,7 +62,7 @@ def import_subjects(ref: str, controller_key: str):
 def list_subjects(ref: str):
     """Subject rows of the incident with delivery status (pseudonyms, masked contacts), paginated; ?status=, ?controller=."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     query, page = parse_page_query(SubjectListQuery)
     service.sync_delivery(session=db, incident_id=incident.id)
     db.commit()
@@ -84,7 +83,7 @@ def draft_communication(ref: str):
     """Draft the Art. 34 communication for one controller's subjects; approve it with the notification endpoints."""
     data = body_as(SendIn)
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     n = flows.prepare_communication(session=db, incident=incident, controller=flows.controller_of(
         session=db, key=data.controller), actor=runtime.actor(), now=time.now(), settings=_notice_settings())
     db.commit()
@@ -98,7 +97,7 @@ def send_communication(ref: str):
     """Queue the approved communication to every listed subject of one controller (through the outbox)."""
     data = body_as(SendIn)
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     result = flows.send(session=db, incident=incident, controller=flows.controller_of(session=db, key=data.controller),
                         actor=runtime.actor(), now=time.now(), settings=_notice_settings())
     db.commit()

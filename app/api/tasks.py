@@ -10,7 +10,6 @@ from app.auth.permissions import Permission, declare
 from app.core import time
 from app.db import get_session
 from app.flows import tasks as flows
-from app.incidents import access
 from app.playbooks import tasks as task_service
 from app.playbooks.models import TaskAssign, TaskComplete, TaskReopen
 
@@ -26,7 +25,7 @@ def _task_answer(db, task) -> dict:
 def list_tasks(ref: str):
     """The incident's playbook tasks in due order, with owner role, assignee, due time and overdue flag."""
     db, now = get_session(), time.now()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     tasks = task_service.list_tasks(session=db, incident_id=incident.id)
     users = task_service.assignees(session=db, tasks=tasks)
     return {"incident": incident.ref, "total": len(tasks), "overdue": len(task_service.overdue(tasks, now)),
@@ -39,7 +38,7 @@ def list_tasks(ref: str):
 def assign_task(ref: str, task_id: int):
     """Assign a task: {"assignee": email} (null or "" unassigns)."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     task = task_service.get_task(session=db, incident_id=incident.id, task_id=task_id)
     data = body_as(TaskAssign)
     flows.assign(session=db, incident=incident, task=task, assignee_email=data.assignee, actor=runtime.actor(),
@@ -54,7 +53,7 @@ def assign_task(ref: str, task_id: int):
 def complete_task(ref: str, task_id: int):
     """Close a task: {"note": what was done, "outcome": "done" | "skipped"}; the note is required."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     task = task_service.get_task(session=db, incident_id=incident.id, task_id=task_id)
     data = body_as(TaskComplete)
     flows.complete(session=db, incident=incident, task=task, note=data.note, outcome=data.outcome,
@@ -69,7 +68,7 @@ def complete_task(ref: str, task_id: int):
 def reopen_task(ref: str, task_id: int):
     """Reopen a done or skipped task: {"reason": optional}."""
     db = get_session()
-    incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+    incident = runtime.visible_incident(ref)
     task = task_service.get_task(session=db, incident_id=incident.id, task_id=task_id)
     data = body_as(TaskReopen)
     flows.reopen(session=db, incident=incident, task=task, reason=data.reason, actor=runtime.actor(), now=time.now())

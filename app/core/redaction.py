@@ -68,6 +68,17 @@ def _is_phone(text: str) -> bool:
     return True
 
 
+def map_strings(value, fn):
+    """A copy of a JSON-like value with fn applied to every string in it (keys stay as they are)."""
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, list):
+        return [map_strings(item, fn) for item in value]
+    if isinstance(value, dict):
+        return {key: map_strings(item, fn) for key, item in value.items()}
+    return value
+
+
 class Redactor:
     """Redacts emails, phones, IPv4/IPv6 and extra regexes (REDACT_PATTERNS) from text."""
 
@@ -106,18 +117,12 @@ class Redactor:
         """Redact every string inside a JSON-like value; returns (value, Redaction)."""
         tally = Redaction()
 
-        def walk(item):
-            if isinstance(item, str):
-                text, found = self.redact_counted(item)
-                tally.add(found)
-                return text
-            if isinstance(item, list):
-                return [walk(v) for v in item]
-            if isinstance(item, dict):
-                return {k: walk(v) for k, v in item.items()}
-            return item
+        def redact(text: str) -> str:
+            text, found = self.redact_counted(text)
+            tally.add(found)
+            return text
 
-        return walk(value), tally
+        return map_strings(value, redact), tally
 
 
 def redact(text: str, patterns: Iterable[str] = ()) -> tuple[str, int]:

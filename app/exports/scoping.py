@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from app.clock.models import Obligation
 from app.core.display import in_zone
 from app.core.errors import NotFound
-from app.core.redaction import Redaction, Redactor
+from app.core.redaction import Redaction, Redactor, map_strings
 from app.datamap.models import Controller
 from app.exports.options import ExportOptions
 from app.incidents import impact as impact_service
@@ -120,19 +120,13 @@ class ExportScope:
         """clean() applied to every string inside a JSON-like value."""
         total = 0
 
-        def walk(item):
+        def clean(text: str) -> str:
             nonlocal total
-            if isinstance(item, str):
-                text, n = self.clean(item)
-                total += n
-                return text
-            if isinstance(item, list):
-                return [walk(v) for v in item]
-            if isinstance(item, dict):
-                return {k: walk(v) for k, v in item.items()}
-            return item
+            text, count = self.clean(text)
+            total += count
+            return text
 
-        return walk(value), total
+        return map_strings(value, clean), total
 
     def text(self, value: str) -> str:
         """clean() without the count, for templates."""

@@ -106,11 +106,7 @@ def _viewer_role() -> str:
 @declare(Permission.incident_read)
 def incident_export(ref: str):
     """The incident's timeline or report: ?format=json|csv|html|pdf&tz=<IANA>&controller=<key>&redact=0|1."""
-    db = get_session()
-    try:
-        incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
-    except NotFound:
-        abort(404)
+    incident = runtime.visible_incident_or_404(ref)
     try:
         options = parse_options(request.args, default_format="html")
         check_redaction_choice(options, _viewer_role())

@@ -12,7 +12,6 @@ from app.core import time
 from app.core.errors import Conflict, InputError, NotFound
 from app.db import get_session
 from app.flows import tasks as flows
-from app.incidents import access
 from app.incidents.forms import CsrfForm
 from app.playbooks import tasks as task_service
 from app.playbooks.models import TaskComplete, TaskStatus
@@ -29,7 +28,7 @@ def _act(ref: str, task_id: int, action, success: str):
         return redirect(url_for("incidents.incident_page", ref=ref, _anchor="tasks"))
     db = get_session()
     try:
-        incident = access.get_visible_by_ref(session=db, ref=ref, viewer=runtime.viewer())
+        incident = runtime.visible_incident(ref)
         task = task_service.get_task(session=db, incident_id=incident.id, task_id=task_id)
     except NotFound:
         abort(404)
